@@ -1,0 +1,1 @@
+"""Decision engines behind the single seam the graphs call (offline and LLM)."""
