@@ -1,0 +1,1 @@
+"""The activity agent: analyses the candidate's live coding for the panel."""

@@ -1,0 +1,1 @@
+"""The candidate agent: plays the candidate for self-play, demos, tests and benchmarks."""

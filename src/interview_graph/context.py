@@ -1,0 +1,76 @@
+"""Per-interview runtime context and the services it resolves to.
+
+The context is plain data (plan, engine, database) so LangGraph Studio can send it as JSON;
+nodes turn it into services (plan, brain, knowledge base, event log) through
+:func:`services`, which caches them per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from .engine.base import Brain, get_brain
+from .knowledge import KnowledgeBase, knowledge_for
+from .plans.loader import resolve_plan
+from .plans.models import InterviewPlan
+from .settings import get_settings
+from .transcript import EventLog
+
+
+@dataclass(frozen=True)
+class InterviewContext:
+    """What an interview run is configured with (LangGraph runtime context)."""
+
+    plan: str = "backend_engineer"
+    engine: str = "offline"
+    database: str = ""
+
+
+@dataclass
+class Services:
+    """What nodes use; built from an :class:`InterviewContext`."""
+
+    plan: InterviewPlan
+    brain: Brain
+    knowledge: KnowledgeBase
+    log: EventLog
+
+
+_LOGS: dict[tuple[int, str], EventLog] = {}
+
+
+async def open_log(database: str) -> EventLog:
+    """The event log for ``database``, opened once per event loop."""
+    key = (id(asyncio.get_running_loop()), database)
+    log = _LOGS.get(key)
+    if log is None:
+        log = _LOGS[key] = EventLog(database)
+    return await log.open()
+
+
+def register_log(database: str, log: EventLog) -> None:
+    """Use an already-open ``log`` for ``database`` on the running loop (sessions share theirs)."""
+    _LOGS[(id(asyncio.get_running_loop()), database)] = log
+
+
+async def services(runtime: Runtime[Any]) -> Services:
+    """Resolve the run's context into services; works with no context at all (Studio)."""
+    ctx = runtime.context if isinstance(runtime.context, InterviewContext) else InterviewContext(
+        **(runtime.context or {})
+    )
+    plan = await asyncio.to_thread(resolve_plan, ctx.plan)
+    database = ctx.database or str(get_settings().database)
+    return Services(
+        plan=plan, brain=get_brain(ctx.engine), knowledge=knowledge_for(plan),
+        log=await open_log(database),
+    )
+
+
+def interview_id(runtime: Runtime[Any]) -> str:
+    """The interview id is the LangGraph thread id."""
+    info = runtime.execution_info
+    return (info.thread_id if info and info.thread_id else None) or "local"

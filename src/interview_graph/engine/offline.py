@@ -1,0 +1,392 @@
+"""The offline engine: deterministic decisions driven by the plan, no model and no network.
+
+It asks the bank's questions, follows up on the key points an answer missed, scores by
+key-point coverage against the rubric anchors, detects injection, answer requests and abuse
+by patterns, and gives advice from the gaps.  Same inputs, same outputs: recorded
+interviews replay exactly, and self-play results are reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import AsyncIterator, Sequence
+from statistics import mean
+from typing import Any
+
+from ..plans.models import InterviewPlan, Panelist, QuestionKind, Round, Topic
+from .base import register_engine
+from .coverage import cover, words
+from .decisions import (
+    Advice,
+    Evaluation,
+    Intent,
+    Recommendation,
+    Reflection,
+    RoundSummary,
+    RulesVerdict,
+    SpeakerChoice,
+    TopicDecision,
+)
+
+# Patterns are matched against NFKC-normalised, lower-cased text with zero-width characters
+# removed, so full-width letters or invisible joiners do not slip past them.
+_INJECTION = [
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines)\b",
+    r"\bsystem prompt\b",
+    r"\byou are (now|no longer)\b",
+    r"\b(act|behave|pretend) (as|like|to be) (the |an? )?(interviewer|admin|system|grader|evaluator)",
+    r"\b(reveal|show|print|repeat|leak|tell me|give me)\b.{0,30}\b(hidden|secret|internal|private)\b",
+    r"\b(reveal|show|print|repeat|leak)\b.{0,30}\b(notes|instructions|prompt|rubric|scores?)\b",
+    r"\b(give|award|assign|set|mark|rate|score|grade)\b.{0,20}\b(5|five|10|ten|full|perfect|top|max(imum)?)\b"
+    r".{0,20}\b(marks?|scores?|points?|rating|out of|/ ?5|/ ?10|stars?)",
+    r"\b(give|award|assign) (me|this( answer)?) (a )?(strong hire|hire|pass)\b",
+    r"\bnew instructions?\b",
+    r"</?\s*(system|assistant|instructions?|im_start|im_end)\s*>",
+    r"\[/?(inst|sys)\]",
+    r"\b(developer|god|admin) mode\b",
+    r"\bjailbreak",
+]
+_ANSWER_REQUEST = [
+    r"\b(tell|give|show|send) me the (answer|solution|correct answer|expected answer)",
+    r"\bwhat (is|was|'s) the (right|correct|expected) answer\b",
+    r"\bwhat('s| is| was) my (score|grade|rating|mark)\b",
+    r"\bhow (am i|did i|have i) (do|doing|done|perform)",
+    r"\bwhat (score|grade|rating) (did|will|would|do) (i|you)",
+    r"\bcan you (just )?(solve|answer) (it|this) for me\b",
+]
+_ABUSE = [
+    r"\bf+u+c+k+", r"\bsh[i1]t\b", r"\bbitch", r"\basshole", r"\bidiots?\b", r"\bmoron",
+    r"\bstupid (question|interviewer|panel)", r"\bshut up\b", r"\bdumb(ass)?\b", r"\bscrew you\b",
+]
+_OFF_TOPIC = [
+    r"\bweather\b", r"\bfootball\b", r"\bsoccer\b", r"\bbasketball\b", r"\bmovies?\b", r"\bnetflix\b",
+    r"\bvacation\b", r"\bholiday\b", r"\bpizza\b", r"\brecipe\b", r"\bby the way\b",
+    r"\blet'?s talk about something else\b", r"\bdid you (watch|see|catch)\b", r"\bcelebrity\b",
+    r"\bhoroscope\b", r"\blottery\b", r"\bmy cat\b", r"\bmy dog\b", r"\bthe game last night\b",
+]
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_SILENCE = re.compile(r"^[\s.…\-_?!]*$")
+
+# Coverage → score thresholds at strictness 0.5; stricter panelists need more coverage.
+_BASE_THRESHOLDS = (0.2, 0.4, 0.6, 0.8)
+
+
+def normalise(text: str) -> str:
+    """NFKC-normalise, drop zero-width characters, lower-case and collapse whitespace."""
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).lower()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def pick(options: Sequence[str], *salt: object) -> str:
+    """Deterministically pick one of ``options`` from a stable hash of ``salt``."""
+    digest = hashlib.sha256("|".join(map(str, salt)).encode()).digest()
+    return options[int.from_bytes(digest[:4], "big") % len(options)]
+
+
+def _any(patterns: list[str], text: str) -> str | None:
+    return next((p for p in patterns if re.search(p, text)), None)
+
+
+def score_from_ratio(ratio: float, strictness: float) -> int:
+    """Map an effective coverage ratio (0..1) to a 1..5 score for a panelist's strictness."""
+    shift = (strictness - 0.5) * 0.1
+    return 1 + sum(ratio >= t + shift for t in _BASE_THRESHOLDS)
+
+
+def _on_topic(text: str, topic: Topic | None) -> bool:
+    if topic is None:
+        return True
+    vocabulary = set(words(topic.question))
+    for kp in topic.key_points:
+        vocabulary.update(w for p in kp.phrases for w in words(p))
+    stop = {"the", "a", "an", "and", "or", "to", "of", "in", "is", "it", "i", "you", "how", "what"}
+    return bool((set(words(text)) - stop) & (vocabulary - stop))
+
+
+class OfflineBrain:
+    """Deterministic implementation of the :class:`~interview_graph.engine.base.Brain` seam."""
+
+    name = "offline"
+
+    async def check_rules(self, text: str, topic: Topic | None, *, source: str) -> RulesVerdict:
+        """Pattern-based rules check; code is checked for injection in comments and strings."""
+        norm = normalise(text)
+        if source == "code":
+            hit = _any(_INJECTION, norm)
+            if hit:
+                return RulesVerdict(
+                    action="warn", category="prompt_injection",
+                    reason=f"code contains text aimed at the interview system (pattern {hit!r})",
+                    notice="Comments in your code are read as code, not as instructions.",
+                )
+            return RulesVerdict(action="allow", category="ok", reason="code activity")
+        if _SILENCE.match(norm):
+            return RulesVerdict(action="allow", category="silence", reason="empty or silent answer")
+        if hit := _any(_INJECTION, norm):
+            return RulesVerdict(
+                action="block", category="prompt_injection",
+                reason=f"attempt to instruct the interview system (pattern {hit!r})",
+                notice="That message was not passed to the panel: it contained instructions "
+                "aimed at the interview system. Please answer the question in your own words.",
+            )
+        if hit := _any(_ANSWER_REQUEST, norm):
+            return RulesVerdict(
+                action="block", category="answer_request",
+                reason=f"asked for answers or scores (pattern {hit!r})",
+                notice="The panel can't share answers or scores during the interview. "
+                "Clarifying questions about the problem are welcome.",
+            )
+        if hit := _any(_ABUSE, norm):
+            return RulesVerdict(
+                action="block", category="abuse", reason=f"abusive language (pattern {hit!r})",
+                notice="Please keep the conversation respectful.",
+            )
+        if _any(_OFF_TOPIC, norm) and not _on_topic(norm, topic):
+            return RulesVerdict(
+                action="warn", category="off_topic", reason="answer unrelated to the question",
+                notice="Let's keep to the interview question.",
+            )
+        return RulesVerdict(action="allow", category="ok", reason="on-topic answer")
+
+    async def assess_answer(
+        self, answer: str, topic: Topic, progress: dict[str, Any], *, max_follow_ups: int,
+        out_of_turns: bool, silent: bool,
+    ) -> TopicDecision:
+        """Cover key points; complete the topic when covered, out of follow-ups or out of time."""
+        coverage = cover(answer, topic.key_points) if not silent else None
+        already = set(progress.get("covered", []))
+        covered = [k for k in (coverage.covered if coverage else ()) if k not in already]
+        union = already | set(covered)
+        missed = [kp.id for kp in topic.key_points if kp.id not in union]
+        probed = set(progress.get("probed", []))
+        followups = {f.key_point for f in topic.follow_ups}
+        # Prefer missed points the plan has a follow-up for, then any missed point.
+        candidates = [k for k in missed if k not in probed]
+        probe = next((k for k in candidates if k in followups), candidates[0] if candidates else None)
+        silences = progress.get("silences", 0) + (1 if silent else 0)
+        if out_of_turns:
+            complete, reason = True, "the round is out of turns"
+        elif not missed:
+            complete, reason = True, "every key point is covered"
+        elif len(progress.get("probed", [])) >= max_follow_ups or probe is None:
+            complete, reason = True, f"follow-up budget spent ({max_follow_ups}); {len(missed)} missed"
+        elif silences >= 2:
+            complete, reason = True, "no answer after a nudge"
+        else:
+            complete, reason = False, f"{len(missed)} key point(s) missed; probing {probe}"
+        return TopicDecision(
+            covered=covered, evidence=dict(coverage.evidence) if coverage else {},
+            complete=complete, reason=reason, probe=None if complete else probe,
+        )
+
+    async def pick_speaker(
+        self, round_: Round, topic: Topic, asked_counts: dict[str, int]
+    ) -> SpeakerChoice:
+        """The topic's named panelist, else best focus overlap, ties to whoever asked least."""
+        if topic.panelist:
+            return SpeakerChoice(panelist_id=topic.panelist, reason="named by the plan")
+        wanted = set(topic.competencies)
+
+        def rank(p: Panelist) -> tuple[int, int, int]:
+            return (-len(wanted & set(p.focus)), asked_counts.get(p.id, 0), round_.panel.index(p))
+
+        best = min(round_.panel, key=rank)
+        return SpeakerChoice(panelist_id=best.id, reason="closest focus to the topic's competencies")
+
+    async def advise(
+        self, panelist: Panelist, task: dict[str, Any], topic: Topic | None,
+        progress: dict[str, Any] | None, handoff: str, activity: dict[str, Any] | None,
+    ) -> Advice:
+        """Advice from the gaps: what is covered, what to probe, what earlier rounds found."""
+        parts: list[str] = []
+        covered = list((progress or {}).get("covered", []))
+        probe: list[str] = []
+        if topic is not None:
+            probe = [kp.id for kp in topic.key_points if kp.id not in covered]
+            if task.get("key_point"):
+                probe = [task["key_point"], *[k for k in probe if k != task["key_point"]]]
+            if covered:
+                parts.append(f"Already covered: {', '.join(covered)}.")
+            if probe and task["move"] in ("follow_up", "nudge", "redirect"):
+                parts.append(f"Probe next: {probe[0]}.")
+        if handoff and task["move"] in ("introduce", "ask"):
+            parts.append(f"From earlier rounds: {handoff}")
+        if activity and topic is not None and activity.get("question_id") == topic.id:
+            parts.append(f"Code analysis: {activity.get('brief', '')}")
+        if task["move"] == "redirect":
+            parts.append("The candidate drifted off topic; bring them back to the question kindly.")
+        return Advice(text=" ".join(parts) or "Ask the question as written.", probe=probe, covered=covered)
+
+    async def reason(
+        self, panelist: Panelist, task: dict[str, Any], topic: Topic | None, advice: dict[str, Any],
+        memory: dict[str, Any],
+    ) -> Intent:
+        """Take the master's task; choose the key point and what to look up."""
+        key_point = task.get("key_point") or (advice.get("probe") or [None])[0]
+        query = ""
+        if topic is not None:
+            kp = next((k for k in topic.key_points if k.id == key_point), None)
+            query = " ".join(filter(None, [topic.question, kp.text if kp else ""]))
+        note = f"{task['move']} on {topic.id if topic else 'round'}" + (
+            f", probing {key_point}" if task["move"] == "follow_up" else ""
+        )
+        return Intent(
+            move=task["move"], key_point=key_point if task["move"] == "follow_up" else None,
+            query=query, note=note,
+        )
+
+    async def speak(
+        self, panelist: Panelist, intent: Intent, topic: Topic | None, round_: Round,
+        scene: dict[str, Any],
+    ) -> AsyncIterator[str]:
+        """Compose the line from the persona's own phrases and the plan's questions; stream it."""
+        text = self._compose(panelist, intent, topic, round_, scene)
+        for chunk in re.findall(r"\S+\s*", text):
+            yield chunk
+
+    def _compose(
+        self, panelist: Panelist, intent: Intent, topic: Topic | None, round_: Round,
+        scene: dict[str, Any],
+    ) -> str:
+        salt = (panelist.id, topic.id if topic else round_.id, scene.get("turn", 0), intent.move)
+        ack = pick(panelist.acknowledgements, *salt)
+        probe = pick(panelist.probes, *salt)
+        if intent.move == "introduce":
+            others = [p for p in round_.panel if p.id != panelist.id]
+            line = f"Hello, I'm {panelist.name}, {panelist.title}."
+            if scene.get("returning"):
+                line = f"Hello again — {panelist.name} here."
+            if others:
+                names = " and ".join(f"{p.name} ({p.title})" for p in others)
+                line += f" With me today: {names}."
+            return f"{line} This is the {round_.title} round. {round_.description}"
+        assert topic is not None, "only introductions may have no topic"
+        if intent.move == "ask":
+            lead = f"{ack} " if scene.get("after_answer") else ""
+            if scene.get("topic_number", 1) > 1 and not scene.get("after_answer"):
+                lead += "Let's move on. "
+            text = f"{lead}{topic.question}"
+            if topic.kind is QuestionKind.CODING and topic.coding is not None:
+                text += (
+                    f" Please write it in the editor; the signature is `{topic.coding.signature}`. "
+                    "Talk me through your approach when you submit."
+                )
+            return text
+        if intent.move == "follow_up":
+            follow = next((f.question for f in topic.follow_ups if f.key_point == intent.key_point), None)
+            if follow is None:
+                follow = "What else would you consider here — edge cases, trade-offs, or what could go wrong?"
+            return f"{ack} {probe} {follow}" if panelist.strictness < 0.6 else f"{probe} {follow}"
+        if intent.move == "nudge":
+            return f"Take your time. Would it help if I rephrased? The question was: {topic.question}"
+        if intent.move == "redirect":
+            return f"Let's bring it back to the question, please. {topic.question}"
+        if intent.move == "close":
+            return ack
+        return ack
+
+    async def reflect(
+        self, panelist: Panelist, intent: Intent, topic: Topic | None, progress: dict[str, Any] | None,
+        answer: str,
+    ) -> Reflection:
+        """A private note of what the answer showed."""
+        if topic is None or progress is None:
+            return Reflection(observation="introduced the round", reflection="")
+        total = len(topic.key_points)
+        covered = progress.get("covered", [])
+        missed = [kp.id for kp in topic.key_points if kp.id not in covered]
+        observation = f"{topic.id}: {len(covered)}/{total} key points after {progress.get('answers', 0)} answer(s)"
+        if missed:
+            reflection = f"Gaps on {topic.id}: {', '.join(missed)}."
+        else:
+            reflection = f"Solid on {topic.id}."
+        return Reflection(observation=observation, reflection=reflection)
+
+    async def evaluate(
+        self, panelist: Panelist, topic: Topic, round_: Round, progress: dict[str, Any],
+        activity: dict[str, Any] | None,
+    ) -> Evaluation:
+        """Score by coverage: unprompted coverage weighs more than coverage drawn out by follow-ups."""
+        total = len(topic.key_points)
+        first = progress.get("first_ratio") or 0.0
+        final = len(progress.get("covered", [])) / total
+        effective = 0.6 * first + 0.4 * final
+        notes: list[str] = []
+        if activity and activity.get("question_id") == topic.id:
+            effective, notes = _adjust_for_code(effective, activity)
+        score = score_from_ratio(effective, panelist.strictness)
+        evidence = list(dict.fromkeys(progress.get("evidence", {}).values()))[:3]
+        by_id = {kp.id: kp for kp in topic.key_points}
+        strengths = [by_id[k].text for k in progress.get("covered", []) if k in by_id][:3]
+        gaps = [kp.text for kp in topic.key_points if kp.id not in progress.get("covered", [])][:3]
+        anchors = {c.id: c for c in round_.rubric.competencies}
+        scores = {c: score for c in topic.competencies if c in anchors}
+        anchor = anchors[topic.competencies[0]].anchors[score - 1].description
+        rationale = (
+            f"Covered {len(progress.get('covered', []))}/{total} key points "
+            f"({first:.0%} unprompted); strictness {panelist.strictness:.1f} → {score}/5: {anchor}"
+        )
+        if notes:
+            rationale += " " + " ".join(notes)
+        return Evaluation(
+            panelist_id=panelist.id, topic_id=topic.id, scores=scores, evidence=evidence,
+            strengths=strengths, gaps=gaps, rationale=rationale,
+        )
+
+    async def summarise_round(
+        self, round_: Round, evaluations: list[Evaluation], scores: dict[str, float]
+    ) -> RoundSummary:
+        """Summarise strengths, gaps and competency scores for the next panel."""
+        strengths = list(dict.fromkeys(s for e in evaluations for s in e.strengths))[:4]
+        gaps = list(dict.fromkeys(g for e in evaluations for g in e.gaps))[:4]
+        names = {c.id: c.name for c in round_.rubric.competencies}
+        strongest = max(scores, key=lambda c: scores[c]) if scores else None
+        weakest = min(scores, key=lambda c: scores[c]) if scores else None
+        text = f"{round_.title}: average {mean(scores.values()):.1f}/5." if scores else round_.title
+        if strongest and weakest and strongest != weakest:
+            text += f" Strongest on {names[strongest]}, weakest on {names[weakest]}."
+        if gaps:
+            text += f" Gaps to revisit: {'; '.join(gaps[:2])}"
+        return RoundSummary(round_id=round_.id, text=text, strengths=strengths, gaps=gaps)
+
+    async def recommend(
+        self, plan: InterviewPlan, round_scores: dict[str, float], flags: list[dict[str, Any]]
+    ) -> Recommendation:
+        """Thresholds on the mean round score; a weak round caps the outcome."""
+        if not round_scores:
+            return Recommendation(decision="no_hire", rationale="no round was completed")
+        overall = mean(round_scores.values())
+        lowest = min(round_scores.values())
+        if overall >= 4.0 and lowest >= 3.5:
+            decision = "strong_hire"
+        elif overall >= 3.2 and lowest >= 2.5:
+            decision = "hire"
+        elif overall >= 2.5:
+            decision = "lean_no_hire"
+        else:
+            decision = "no_hire"
+        rationale = f"Mean round score {overall:.2f}/5, lowest round {lowest:.2f}/5."
+        if flags:
+            rationale += f" {len(flags)} integrity/rules flag(s) for a human to review."
+        return Recommendation(decision=decision, rationale=rationale)  # type: ignore[arg-type]
+
+
+def _adjust_for_code(effective: float, activity: dict[str, Any]) -> tuple[float, list[str]]:
+    notes: list[str] = []
+    if activity.get("syntax_error"):
+        effective -= 0.2
+        notes.append("Submitted code did not parse.")
+    tests = activity.get("tests") or {}
+    if tests.get("total"):
+        ratio = tests.get("passed", 0) / tests["total"]
+        effective = 0.7 * effective + 0.3 * ratio
+        notes.append(f"Tests: {tests.get('passed', 0)}/{tests['total']} passed.")
+    if activity.get("approach_optimal"):
+        effective += 0.05
+        notes.append(f"Approach resembles {activity.get('approach')}.")
+    return max(0.0, min(1.0, effective)), notes
+
+
+register_engine("offline", OfflineBrain)

@@ -1,0 +1,1 @@
+"""The master agent: the interview graph's supervisor."""

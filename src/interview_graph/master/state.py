@@ -1,0 +1,76 @@
+"""State of the interview graph: compact working memory, never the whole transcript.
+
+Every key is bounded by the plan's size or by a cap in :mod:`interview_graph.memory`, so a
+checkpoint's size stays flat however long the interview runs.  The transcript itself is in
+the event log (:mod:`interview_graph.transcript`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class InterviewState(TypedDict, total=False):
+    """The master's state.
+
+    Attributes:
+        round_index: index of the current round in the plan.
+        turn: candidate inputs taken so far in the interview (keys idempotent events).
+        round_turns: conversational inputs in the current round (budgeted by the rules).
+        activity_count: code/integrity inputs in the current round (capped).
+        lines: panel lines spoken so far (keys idempotent events).
+        topic_index: index of the current topic in the round.
+        progress: the current topic's progress (owner, coverage, probes, answers).
+        closing: the progress of the topic that just completed, for its closing evaluation.
+        agenda: who speaks next this turn, and to do what.
+        task: the task being executed.
+        advice: the master's advice for that task.
+        inbox: the candidate input being processed.
+        verdict: the rules verdict on it.
+        memories: each panelist's own memory, by panelist id (persists across rounds).
+        evaluations: latest evaluation per round/topic/panelist.
+        results: each finished round's merged scores and summary.
+        flags: rules and integrity flags with evidence.
+        activity: the latest code analysis of the current question.
+        recent: the last few public lines, for prompts and the candidate.
+        asked_counts: questions asked per panelist (speaker balance).
+        ended: the candidate ended the interview.
+        report: the final report.
+    """
+
+    round_index: int
+    turn: int
+    round_turns: int
+    activity_count: int
+    lines: int
+    topic_index: int
+    progress: dict[str, Any] | None
+    closing: dict[str, Any] | None
+    agenda: list[dict[str, Any]]
+    task: dict[str, Any] | None
+    advice: dict[str, Any] | None
+    inbox: dict[str, Any] | None
+    verdict: dict[str, Any] | None
+    memories: dict[str, dict[str, Any]]
+    evaluations: dict[str, dict[str, Any]]
+    results: list[dict[str, Any]]
+    flags: list[dict[str, Any]]
+    activity: dict[str, Any] | None
+    recent: list[dict[str, Any]]
+    asked_counts: dict[str, int]
+    ended: bool
+    report: dict[str, Any] | None
+
+
+def new_progress(topic_id: str) -> dict[str, Any]:
+    """Progress of a topic before it is asked."""
+    return {
+        "topic_id": topic_id,
+        "owner": None,
+        "answers": 0,
+        "silences": 0,
+        "first_ratio": None,
+        "covered": [],
+        "evidence": {},
+        "probed": [],
+    }

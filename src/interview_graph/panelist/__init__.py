@@ -1,0 +1,1 @@
+"""The panelist agent: a subgraph with its own personality and memory."""

@@ -1,0 +1,100 @@
+"""Panelist nodes: reason → consult_knowledge → respond → reflect → evaluate.
+
+Only ``respond`` produces candidate-visible text, and it speaks from the intent and the
+plan's public question text; knowledge notes, advice and reflections stay private.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from ..context import interview_id, services
+from ..engine.decisions import Intent
+from ..memory import ASKED, OBSERVATIONS, REFLECTIONS, capped
+from .state import PanelistState
+
+# Moves that respond to something the candidate said, so there is an answer to evaluate.
+_ANSWERED = {"follow_up", "close", "nudge", "redirect"}
+
+
+async def reason(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Decide what to do with the turn the master gave this panelist."""
+    svc = await services(runtime)
+    round_ = svc.plan.round(state["round_id"])
+    topic = round_.topic(state["topic_id"]) if state["topic_id"] else None
+    intent = await svc.brain.reason(
+        round_.panelist(state["panelist_id"]), state["task"], topic, state["advice"], state["memory"]
+    )
+    return {"intent": intent.model_dump()}
+
+
+async def consult_knowledge(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Look up the plan's knowledge base for what the intent is about (private notes)."""
+    svc = await services(runtime)
+    query = state["intent"].get("query", "")
+    if not query:
+        return {"notes": []}
+    topic = svc.plan.round(state["round_id"]).topic(state["topic_id"]) if state["topic_id"] else None
+    hits = await svc.knowledge.search(query, list(topic.knowledge_tags) if topic else None)
+    return {"notes": [{"doc": h.doc_id, "title": h.title, "snippet": h.snippet} for h in hits]}
+
+
+async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Say the line, streaming it token by token, then log it once (idempotent key)."""
+    svc = await services(runtime)
+    round_ = svc.plan.round(state["round_id"])
+    panelist = round_.panelist(state["panelist_id"])
+    topic = round_.topic(state["topic_id"]) if state["topic_id"] else None
+    intent = Intent.model_validate(state["intent"])
+    key = f"{state['key']}:say"
+    parts: list[str] = []
+    async for chunk in svc.brain.speak(panelist, intent, topic, round_, state["scene"]):
+        parts.append(chunk)
+        runtime.stream_writer(
+            {"type": "token", "message_id": key, "speaker": panelist.id, "delta": chunk}
+        )
+    said = "".join(parts).strip()
+    event = await svc.log.append(
+        interview_id(runtime), key, "message", visibility="public", round_id=round_.id,
+        speaker=panelist.id,
+        text=said,
+        data={"move": intent.move, "question_id": topic.id if topic else None, "name": panelist.name},
+    )
+    runtime.stream_writer({"type": "event", "event": event.model_dump()})
+    return {"said": said}
+
+
+async def reflect(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Update this panelist's own memory with what it asked and now believes."""
+    svc = await services(runtime)
+    round_ = svc.plan.round(state["round_id"])
+    topic = round_.topic(state["topic_id"]) if state["topic_id"] else None
+    intent = Intent.model_validate(state["intent"])
+    note = await svc.brain.reflect(
+        round_.panelist(state["panelist_id"]), intent, topic, state["progress"], state["answer"]
+    )
+    memory = dict(state["memory"])
+    if round_.id not in memory["rounds"]:
+        memory["rounds"] = [*memory["rounds"], round_.id]
+    if topic is not None and intent.move in ("ask", "follow_up"):
+        asked = f"{topic.id}:{intent.key_point}" if intent.key_point else topic.id
+        memory["asked"] = capped(memory["asked"], asked, ASKED)
+    if intent.move in _ANSWERED:
+        memory["observations"] = capped(memory["observations"], note.observation, OBSERVATIONS)
+        memory["reflections"] = capped(memory["reflections"], note.reflection, REFLECTIONS)
+    return {"memory": memory}
+
+
+async def evaluate(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Score the topic after each answer; the master keeps the latest per panelist and topic."""
+    if state["topic_id"] is None or state["task"]["move"] not in _ANSWERED or not state["progress"]:
+        return {"evaluation": None}
+    svc = await services(runtime)
+    round_ = svc.plan.round(state["round_id"])
+    evaluation = await svc.brain.evaluate(
+        round_.panelist(state["panelist_id"]), round_.topic(state["topic_id"]), round_,
+        state["progress"], state["activity"],
+    )
+    return {"evaluation": evaluation.model_dump()}

@@ -1,0 +1,120 @@
+"""Run one interview on a checkpointed thread: start, resume with candidate input, stream events.
+
+A session is the only code that touches the compiled graph at run time; the CLI, self-play
+and (later) the WebSocket server drive interviews through it.  State survives the process:
+the thread id is the interview id, the checkpointer and the event log share one SQLite file.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from .context import InterviewContext, register_log
+from .master.graph import build_interview_graph
+from .transcript import Event, EventLog
+
+
+class InterviewSession:
+    """One interview thread.  Use :meth:`open` as an async context manager."""
+
+    def __init__(
+        self, graph: CompiledStateGraph[Any, Any, Any, Any], context: InterviewContext,
+        interview_id: str, log: EventLog, stack: AsyncExitStack,
+    ) -> None:
+        self.graph = graph
+        self.context = context
+        self.interview_id = interview_id
+        self.log = log
+        self._stack = stack
+        self.last_seq = 0
+
+    @classmethod
+    async def open(
+        cls, *, plan: str, engine: str = "offline", database: str | Path,
+        interview_id: str | None = None,
+    ) -> InterviewSession:
+        """Open (or reopen, by ``interview_id``) an interview stored in ``database``."""
+        database = str(database)
+        if database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        stack = AsyncExitStack()
+        saver = await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(database))
+        log = await EventLog(database).open()
+        stack.push_async_callback(log.close)
+        register_log(database, log)
+        graph = build_interview_graph().compile(checkpointer=saver)
+        context = InterviewContext(plan=plan, engine=engine, database=database)
+        return cls(graph, context, interview_id or uuid.uuid4().hex[:12], log, stack)
+
+    async def close(self) -> None:
+        """Release the database connections."""
+        await self._stack.aclose()
+
+    async def __aenter__(self) -> InterviewSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The LangGraph config addressing this interview's thread."""
+        return {"configurable": {"thread_id": self.interview_id}, "recursion_limit": 10_000}
+
+    async def started(self) -> bool:
+        """Whether this interview already has a checkpoint (i.e. it is being resumed)."""
+        return (await self.graph.aget_state(self.config)).created_at is not None
+
+    async def pending(self) -> dict[str, Any] | None:
+        """What the interview is waiting for (the interrupt payload), or None if finished."""
+        snapshot = await self.graph.aget_state(self.config)
+        for task in snapshot.tasks:
+            if task.interrupts:
+                return dict(task.interrupts[0].value)
+        return None
+
+    async def finished(self) -> bool:
+        """Whether the interview reached its end."""
+        snapshot = await self.graph.aget_state(self.config)
+        return snapshot.created_at is not None and not snapshot.next
+
+    async def report(self) -> dict[str, Any] | None:
+        """The final report, once finished."""
+        snapshot = await self.graph.aget_state(self.config)
+        report = snapshot.values.get("report")
+        return dict(report) if report else None
+
+    async def step(self, value: Any = None) -> AsyncIterator[dict[str, Any]]:
+        """Start the interview (no value) or resume it with a candidate input; stream items.
+
+        Yields ``{"type": "token", ...}`` deltas and ``{"type": "event", "event": Event}``
+        items until the graph waits for the candidate again or ends.  Events already seen are
+        not yielded twice (nodes re-run after an interrupt re-emit them).
+        """
+        if value is None:
+            payload: Any = None if await self.started() else {}
+        else:
+            payload = Command(resume=value)
+        async for _ns, chunk in self.graph.astream(
+            payload, self.config, context=self.context, stream_mode="custom", subgraphs=True
+        ):
+            if chunk.get("type") == "event":
+                event = Event.model_validate(chunk["event"])
+                if event.seq <= self.last_seq:
+                    continue
+                self.last_seq = event.seq
+                yield {"type": "event", "event": event}
+            else:
+                yield chunk
+
+    async def transcript(self, *, public_only: bool = False) -> list[Event]:
+        """Every event of this interview, in order."""
+        return await self.log.events(self.interview_id, visibility="public" if public_only else None)

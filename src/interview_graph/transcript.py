@@ -1,0 +1,132 @@
+"""The transcript: an append-only event log with a sequence number per event.
+
+The full transcript lives here, not in graph state, so checkpoints stay small and flat as an
+interview grows.  Appends are idempotent by ``key``: LangGraph re-runs an interrupted node
+from its first line on resume, and a repeated append must return the original event rather
+than write a second copy.  Every event is either ``public`` (what the candidate may see) or
+``private`` (the panel's and the report's eyes only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+from pydantic import BaseModel
+
+Visibility = Literal["public", "private"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    interview_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    round_id TEXT,
+    speaker TEXT,
+    text TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL DEFAULT '{}',
+    ts REAL NOT NULL,
+    PRIMARY KEY (interview_id, seq),
+    UNIQUE (interview_id, key)
+);
+"""
+
+
+class Event(BaseModel):
+    """One transcript event."""
+
+    interview_id: str
+    seq: int
+    key: str
+    kind: str
+    visibility: Visibility
+    round_id: str | None = None
+    speaker: str | None = None
+    text: str = ""
+    data: dict[str, Any] = {}
+    ts: float
+
+
+class EventLog:
+    """Append-only per-interview event log in SQLite (a file, or ``:memory:`` for tests)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> EventLog:
+        """Open the database and create the table if needed."""
+        if self._conn is None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = await aiosqlite.connect(self.path)
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            await self._conn.execute("PRAGMA synchronous=NORMAL")
+            await self._conn.executescript(_SCHEMA)
+            await self._conn.commit()
+        return self
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    def _db(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("EventLog is not open")
+        return self._conn
+
+    async def append(
+        self, interview_id: str, key: str, kind: str, *, visibility: Visibility,
+        round_id: str | None = None, speaker: str | None = None, text: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> Event:
+        """Append an event once; a second append with the same ``key`` returns the first."""
+        db = self._db()
+        async with self._lock:
+            row = await (await db.execute(
+                "SELECT seq, ts FROM events WHERE interview_id = ? AND key = ?", (interview_id, key)
+            )).fetchone()
+            if row is None:
+                (last,) = await (await db.execute(
+                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE interview_id = ?", (interview_id,)
+                )).fetchone() or (0,)
+                seq, ts = int(last) + 1, time.time()
+                await db.execute(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (interview_id, seq, key, kind, visibility, round_id, speaker, text,
+                     json.dumps(data or {}, sort_keys=True), ts),
+                )
+                await db.commit()
+            else:
+                seq, ts = int(row[0]), float(row[1])
+        return Event(
+            interview_id=interview_id, seq=seq, key=key, kind=kind, visibility=visibility,
+            round_id=round_id, speaker=speaker, text=text, data=data or {}, ts=ts,
+        )
+
+    async def events(
+        self, interview_id: str, *, after: int = 0, visibility: Visibility | None = None
+    ) -> list[Event]:
+        """Events of ``interview_id`` with ``seq > after``, in order."""
+        sql = "SELECT * FROM events WHERE interview_id = ? AND seq > ?"
+        args: list[Any] = [interview_id, after]
+        if visibility is not None:
+            sql += " AND visibility = ?"
+            args.append(visibility)
+        rows = await (await self._db().execute(sql + " ORDER BY seq", args)).fetchall()
+        return [
+            Event(
+                interview_id=r[0], seq=r[1], key=r[2], kind=r[3], visibility=r[4], round_id=r[5],
+                speaker=r[6], text=r[7], data=json.loads(r[8]), ts=r[9],
+            )
+            for r in rows
+        ]
