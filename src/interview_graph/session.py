@@ -27,9 +27,10 @@ class InterviewSession:
 
     def __init__(
         self, graph: CompiledStateGraph[Any, Any, Any, Any], context: InterviewContext,
-        interview_id: str, log: EventLog, stack: AsyncExitStack,
+        interview_id: str, log: EventLog, stack: AsyncExitStack, checkpointer: AsyncSqliteSaver,
     ) -> None:
         self.graph = graph
+        self.checkpointer = checkpointer
         self.context = context
         self.interview_id = interview_id
         self.log = log
@@ -52,7 +53,7 @@ class InterviewSession:
         register_log(database, log)
         graph = build_interview_graph().compile(checkpointer=saver)
         context = InterviewContext(plan=plan, engine=engine, database=database)
-        return cls(graph, context, interview_id or uuid.uuid4().hex[:12], log, stack)
+        return cls(graph, context, interview_id or uuid.uuid4().hex[:12], log, stack, saver)
 
     async def close(self) -> None:
         """Release the database connections."""

@@ -41,7 +41,7 @@ def _topic(plan: InterviewPlan, payload: dict[str, Any]) -> Topic | None:
 async def read_panel(state: CandidateState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Work out what was asked: a new question, a follow-up (on which point), or a nudge."""
     plan = await asyncio.to_thread(resolve_plan, state["plan"])
-    payload, memory = state["payload"], state["memory"]
+    payload, memory = state["payload"], state.get("memory") or {}
     topic = _topic(plan, payload)
     panel_lines = [r["text"] for r in payload.get("recent", []) if r.get("speaker") != "candidate"]
     last = panel_lines[-1] if panel_lines else ""
@@ -70,7 +70,7 @@ async def plan_reply(state: CandidateState, runtime: Runtime[Any]) -> dict[str, 
     if persona == "off_topic":
         return {"reply": {"text": pick(OFF_TOPIC, topic.id, turn), "code": None, "answered": True}}
     level = {"strong": Level.STRONG, "weak": Level.WEAK}.get(persona, Level.AVERAGE)
-    injected = state["memory"].get("injected", [])
+    injected = (state.get("memory") or {}).get("injected", [])
     if persona == "injection" and topic.id not in injected:
         return {"reply": {"text": pick(INJECTIONS, topic.id), "code": None, "answered": False,
                           "injected": topic.id}}
@@ -94,7 +94,7 @@ async def plan_reply(state: CandidateState, runtime: Runtime[Any]) -> dict[str, 
 async def act(state: CandidateState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Turn the reply into interview inputs: integrity signals, code activity, then the message."""
     plan = await asyncio.to_thread(resolve_plan, state["plan"])
-    reply, memory = state["reply"], dict(state["memory"])
+    reply, memory = state["reply"], dict(state.get("memory") or {})
     topic = _topic(plan, state["payload"])
     inputs: list[dict[str, Any]] = []
     if reply.get("code") and topic is not None:

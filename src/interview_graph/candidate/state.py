@@ -9,23 +9,23 @@ PERSONAS: tuple[str, ...] = ("strong", "average", "weak", "silent", "off_topic",
 
 
 class CandidateInput(TypedDict):
-    """What the candidate sees: the interview's interrupt payload, plus its own memory."""
+    """What the candidate sees: the interview's interrupt payload."""
 
     persona: str
     plan: str
     payload: dict[str, Any]
-    memory: dict[str, Any]
 
 
 class CandidateOutput(TypedDict):
-    """What the candidate does: inputs to send, in order, and its updated memory."""
+    """What the candidate does: inputs to send, in order."""
 
     inputs: list[dict[str, Any]]
-    memory: dict[str, Any]
 
 
 class CandidateState(CandidateInput, total=False):
-    """Working state."""
+    """Working state; ``memory`` persists across turns on the candidate's own thread."""
+
+    memory: dict[str, Any]
 
     reading: dict[str, Any]
     reply: dict[str, Any]

@@ -67,6 +67,8 @@ _OFF_TOPIC = [
     r"\bhoroscope\b", r"\blottery\b", r"\bmy cat\b", r"\bmy dog\b", r"\bthe game last night\b",
 ]
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+# Used instead of the persona's (often approving) acknowledgements when the answer added nothing.
+_NEUTRAL = ("Okay.", "Alright.", "Understood.", "Noted.", "Thanks.")
 _SILENCE = re.compile(r"^[\s.…\-_?!]*$")
 
 # Coverage → score thresholds at strictness 0.5; stricter panelists need more coverage.
@@ -251,7 +253,8 @@ class OfflineBrain:
         scene: dict[str, Any],
     ) -> str:
         salt = (panelist.id, topic.id if topic else round_.id, scene.get("turn", 0), intent.move)
-        ack = pick(panelist.acknowledgements, *salt)
+        gained = scene.get("gained", 1) > 0
+        ack = pick(panelist.acknowledgements if gained else _NEUTRAL, *salt)
         probe = pick(panelist.probes, *salt)
         if intent.move == "introduce":
             others = [p for p in round_.panel if p.id != panelist.id]
@@ -278,7 +281,8 @@ class OfflineBrain:
             follow = next((f.question for f in topic.follow_ups if f.key_point == intent.key_point), None)
             if follow is None:
                 follow = "What else would you consider here — edge cases, trade-offs, or what could go wrong?"
-            return f"{ack} {probe} {follow}" if panelist.strictness < 0.6 else f"{probe} {follow}"
+            warm = gained and panelist.strictness < 0.6
+            return f"{ack} {probe} {follow}" if warm else f"{probe} {follow}"
         if intent.move == "nudge":
             return f"Take your time. Would it help if I rephrased? The question was: {topic.question}"
         if intent.move == "redirect":

@@ -164,6 +164,7 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
                 "returning": any(r != round_.id for r in memory.get("rounds", [])),
                 "after_answer": bool(task.get("after_answer")),
                 "topic_number": state.get("topic_index", 0) + 1,
+                "gained": (_progress_for(state, topic_id) or {}).get("last_gain", 0),
             },
             "activity": activity if activity and activity.get("question_id") == topic_id else None,
             "key": f"{round_.id}:line{line}",
@@ -334,6 +335,7 @@ async def complete_topic(state: InterviewState, runtime: Runtime[Any]) -> dict[s
         if progress["first_ratio"] is None:
             progress["first_ratio"] = len(decision.covered) / len(topic.key_points)
     progress["silences"] += silent
+    progress["last_gain"] = len(decision.covered)
     progress["covered"] = [*progress["covered"], *decision.covered]
     progress["evidence"] = {**progress["evidence"], **decision.evidence}
     owner = progress["owner"]

@@ -73,4 +73,5 @@ def new_progress(topic_id: str) -> dict[str, Any]:
         "covered": [],
         "evidence": {},
         "probed": [],
+        "last_gain": 0,
     }

@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from ..activity.static import canonical
 from ..engine.coverage import cover, phrase_in, words
 from .loader import PlanError, load_plan
 from .models import CodingSpec, InterviewPlan, KeyPoint, QuestionKind
@@ -104,6 +105,12 @@ def _audit_coding(where: str, spec: CodingSpec) -> list[str]:
     for approach in spec.reference_approaches:
         if approach.code and not all(run_trusted_solution(approach.code, spec)):
             problems.append(f"{where}: reference approach {approach.name!r} fails its tests")
+        # The strong persona writes its own code; only the paste persona submits a reference
+        # verbatim, and that is what the verbatim-copy integrity signal must catch.
+        if approach.code and canonical(approach.code) == canonical(spec.solutions.strong):
+            problems.append(
+                f"{where}: strong solution is a verbatim copy of reference approach {approach.name!r}"
+            )
     return problems
 
 

@@ -1,0 +1,187 @@
+"""``interview-sim``: simulate interviews in the terminal and validate plan files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .candidate.state import PERSONAS
+from .plans.audit import audit_plan
+from .plans.loader import PlanError, load_plan, plan_files, resolve_plan
+from .selfplay import run_selfplay
+from .settings import get_settings
+
+console = Console(highlight=False)
+
+
+class LivePrinter:
+    """Prints the live transcript: who speaks, round and topic progress, timing."""
+
+    def __init__(self, plan_ref: str) -> None:
+        self.plan = resolve_plan(plan_ref)
+        self.started = time.perf_counter()
+        self.streaming: str | None = None
+        self.names: dict[str, str] = {}
+
+    def _stamp(self) -> str:
+        return f"[dim]{time.perf_counter() - self.started:6.2f}s[/dim]"
+
+    def _end_stream(self) -> None:
+        if self.streaming is not None:
+            console.print()
+            self.streaming = None
+
+    def __call__(self, item: dict[str, Any]) -> None:
+        """Handle one streamed item."""
+        if item["type"] == "token":
+            if self.streaming != item["message_id"]:
+                self._end_stream()
+                self.streaming = item["message_id"]
+                name = self.names.get(item["speaker"], item["speaker"])
+                console.print(f"{self._stamp()} [bold cyan]{name}[/bold cyan]: ", end="")
+            console.out(item["delta"], end="", highlight=False)
+            return
+        event = item["event"]
+        kind = event.kind
+        if kind == "message":
+            self._end_stream()  # the streamed line is complete
+            return
+        self._end_stream()
+        if kind == "interview_started":
+            console.rule(f"[bold]{event.data['title']}[/bold] — engine: {event.data['engine']}")
+        elif kind == "round_started":
+            index, panel = event.data["index"], event.data["panel"]
+            self.names.update({p["id"]: p["name"] for p in panel})
+            console.rule(f"Round {index + 1}/{len(self.plan.rounds)}: {event.data['title']}")
+            console.print("Panel: " + ", ".join(f"{p['name']} ({p['title']})" for p in panel))
+        elif kind == "candidate_message":
+            text = event.text or "[silence]"
+            console.print(f"{self._stamp()} [bold green]Candidate[/bold green]: ", end="")
+            console.out(text, highlight=False)
+        elif kind == "candidate_code":
+            console.print(f"{self._stamp()} [dim]… code {event.data['action']} "
+                          f"({event.data.get('lines', 0)} lines)[/dim]")
+        elif kind == "code_result":
+            console.print(f"{self._stamp()} [magenta]Code[/magenta]: ", end="")
+            console.out(event.text, highlight=False)
+        elif kind == "rules_warning":
+            console.print(f"{self._stamp()} [bold yellow]Moderator[/bold yellow]: ", end="")
+            console.out(event.text, highlight=False)
+        elif kind == "topic_completed":
+            round_ = self.plan.round(event.round_id)
+            done = [t.id for t in round_.topics].index(event.data["topic_id"]) + 1
+            console.print(f"[dim]  ✓ topic {done}/{len(round_.topics)} complete ({event.text})[/dim]")
+        elif kind == "round_ended":
+            console.print(f"[dim]  Round {event.data['index'] + 1} ended.[/dim]")
+        elif kind == "input_rejected":
+            console.print(f"[red]{event.text}[/red]")
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    table = Table(title=f"Report — {report['role']} (engine: {report['engine']})")
+    table.add_column("Round")
+    table.add_column("Score", justify="right")
+    table.add_column("Competencies")
+    for r in report["rounds"]:
+        comps = ", ".join(
+            f"{c['name']} {c['score'] if c['score'] is not None else '–'}" for c in r["competencies"]
+        )
+        table.add_row(r["title"], f"{r['score']:.2f}", comps)
+    console.print(table)
+    rec = report["recommendation"]
+    console.print(f"Overall {report['overall']:.2f}/5 — [bold]{rec['decision']}[/bold]: {rec['rationale']}")
+    if report["integrity_flags"]:
+        console.print(f"[yellow]{len(report['integrity_flags'])} flag(s) for review[/yellow]")
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    database = Path(args.database) if args.database else settings.database
+    printer = LivePrinter(args.plan) if not args.quiet else None
+    try:
+        result = await run_selfplay(
+            plan=args.plan, persona=args.candidate, database=database, engine=args.engine,
+            interview_id=args.resume, on_item=printer,
+            stop_after=args.stop_after,
+        )
+    except KeyError as exc:  # unknown engine
+        console.print(f"[red]error:[/red] {exc.args[0]}")
+        return 2
+    if result.report is None:
+        console.print(f"\nStopped after {result.inputs_sent} inputs. Resume with: "
+                      f"interview-sim simulate --plan {args.plan} --candidate {args.candidate} "
+                      f"--resume {result.interview_id}")
+        return 0
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result.report, indent=2) + "\n", encoding="utf-8")
+    _print_report(result.report)
+    console.print(f"Interview {result.interview_id}: report written to {out}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    files = [Path(f) for f in args.files] or plan_files(get_settings().rounds_dir)
+    failed = 0
+    for f in files:
+        try:
+            plan = load_plan(f)
+            problems = audit_plan(plan) if args.audit else []
+        except PlanError as exc:
+            console.out(str(exc), highlight=False)
+            failed += 1
+            continue
+        for p in problems:
+            console.out(f"  - {p}", highlight=False)
+        failed += bool(problems)
+        status = "[red]content problems[/red]" if problems else "[green]ok[/green]"
+        console.print(f"{f}: {status} ({len(plan.rounds)} rounds, "
+                      f"{sum(len(r.topics) for r in plan.rounds)} topics)")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="interview-sim", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sim = sub.add_parser("simulate", help="run a whole interview with the candidate agent")
+    sim.add_argument("--plan", default=get_settings().default_plan, help="plan id or YAML path")
+    sim.add_argument("--candidate", default="strong", choices=PERSONAS, help="candidate persona")
+    sim.add_argument("--out", default="report.json", help="where to write the JSON report")
+    sim.add_argument("--resume", metavar="ID", help="continue a stopped interview")
+    sim.add_argument("--engine", default=get_settings().engine, help="decision engine (offline)")
+    sim.add_argument("--database", help="SQLite file (default: $INTERVIEW_DATA_DIR/interviews.sqlite)")
+    sim.add_argument("--stop-after", type=int, metavar="N", help="stop after N candidate inputs")
+    sim.add_argument("--quiet", action="store_true", help="print only the final report")
+    val = sub.add_parser("validate", help="validate plan files (default: every file in rounds/)")
+    val.add_argument("files", nargs="*")
+    val.add_argument("--audit", action="store_true",
+                     help="also check sample answers and reference solutions behave as labelled")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``interview-sim``."""
+    args = build_parser().parse_args(argv)
+    if args.command == "validate":
+        return _validate(args)
+    try:
+        return asyncio.run(_simulate(args))
+    except PlanError as exc:
+        console.out(str(exc), highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("\n[yellow]Interrupted.[/yellow] Resume with --resume and the interview id.")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
