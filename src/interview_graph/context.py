@@ -57,17 +57,32 @@ def register_log(database: str, log: EventLog) -> None:
     _LOGS[(id(asyncio.get_running_loop()), database)] = log
 
 
+_SERVICES: dict[tuple[int, InterviewContext], Services] = {}
+
+
 async def services(runtime: Runtime[Any]) -> Services:
-    """Resolve the run's context into services; works with no context at all (Studio)."""
+    """Resolve the run's context into services; works with no context at all (Studio).
+
+    Resolved once per context and event loop: a plan does not change under a running
+    interview, and nodes run often enough that re-resolving would show up in latency.
+    """
     ctx = runtime.context if isinstance(runtime.context, InterviewContext) else InterviewContext(
         **(runtime.context or {})
     )
+    key = (id(asyncio.get_running_loop()), ctx)
+    cached = _SERVICES.get(key)
+    if cached is not None:
+        return cached
     plan = await asyncio.to_thread(resolve_plan, ctx.plan)
     database = ctx.database or str(get_settings().database)
-    return Services(
-        plan=plan, brain=get_brain(ctx.engine), knowledge=knowledge_for(plan),
-        log=await open_log(database),
+    svc = Services(
+        plan=plan, brain=get_brain(ctx.engine),
+        knowledge=await asyncio.to_thread(knowledge_for, plan), log=await open_log(database),
     )
+    if len(_SERVICES) > 256:
+        _SERVICES.clear()
+    _SERVICES[key] = svc
+    return svc
 
 
 def interview_id(runtime: Runtime[Any]) -> str:

@@ -27,6 +27,7 @@ class SelfPlayResult:
     interview_id: str
     report: dict[str, Any] | None
     inputs_sent: int
+    inputs: list[Any]
 
 
 async def run_selfplay(
@@ -63,9 +64,10 @@ async def run_selfplay(
 
         await drain()
         sent = 0
+        sent_inputs: list[Any] = []
         while (payload := await session.pending()) is not None:
             if stop_after is not None and sent >= stop_after:
-                return SelfPlayResult(session.interview_id, None, sent)
+                return SelfPlayResult(session.interview_id, None, sent, sent_inputs)
             out = await candidate.ainvoke(
                 {"persona": persona, "plan": plan, "payload": payload}, cand_config
             )
@@ -73,5 +75,6 @@ async def run_selfplay(
                 sent += 1
                 if sent > MAX_INPUTS:
                     raise RuntimeError(f"interview {session.interview_id} did not finish")
+                sent_inputs.append(value)
                 await drain(value)
-        return SelfPlayResult(session.interview_id, await session.report(), sent)
+        return SelfPlayResult(session.interview_id, await session.report(), sent, sent_inputs)

@@ -65,7 +65,8 @@ class EventLog:
         """Open the database and create the table if needed."""
         if self._conn is None:
             if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                # Off the loop: LangGraph dev flags blocking filesystem calls in async code.
+                await asyncio.to_thread(Path(self.path).parent.mkdir, parents=True, exist_ok=True)
             self._conn = await aiosqlite.connect(self.path)
             await self._conn.execute("PRAGMA journal_mode=WAL")
             await self._conn.execute("PRAGMA synchronous=NORMAL")
