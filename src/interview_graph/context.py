@@ -8,7 +8,7 @@ nodes turn it into services (plan, brain, knowledge base, event log) through
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -37,7 +37,7 @@ class Services:
     plan: InterviewPlan
     brain: Brain
     knowledge: KnowledgeBase
-    log: EventLog
+    log: EventLog = field(default=None)  # type: ignore[assignment]  # set per call
 
 
 _LOGS: dict[tuple[int, str], EventLog] = {}
@@ -57,6 +57,13 @@ def register_log(database: str, log: EventLog) -> None:
     _LOGS[(id(asyncio.get_running_loop()), database)] = log
 
 
+def unregister_log(database: str, log: EventLog) -> None:
+    """Forget ``log`` (its session is closing)."""
+    key = (id(asyncio.get_running_loop()), database)
+    if _LOGS.get(key) is log:
+        del _LOGS[key]
+
+
 _SERVICES: dict[tuple[int, InterviewContext], Services] = {}
 
 
@@ -69,20 +76,20 @@ async def services(runtime: Runtime[Any]) -> Services:
     ctx = runtime.context if isinstance(runtime.context, InterviewContext) else InterviewContext(
         **(runtime.context or {})
     )
+    database = ctx.database or str(get_settings().database)
     key = (id(asyncio.get_running_loop()), ctx)
     cached = _SERVICES.get(key)
-    if cached is not None:
-        return cached
-    plan = await asyncio.to_thread(resolve_plan, ctx.plan)
-    database = ctx.database or str(get_settings().database)
-    svc = Services(
-        plan=plan, brain=get_brain(ctx.engine),
-        knowledge=await asyncio.to_thread(knowledge_for, plan), log=await open_log(database),
-    )
-    if len(_SERVICES) > 256:
-        _SERVICES.clear()
-    _SERVICES[key] = svc
-    return svc
+    if cached is None:
+        plan = await asyncio.to_thread(resolve_plan, ctx.plan)
+        cached = Services(
+            plan=plan, brain=get_brain(ctx.engine),
+            knowledge=await asyncio.to_thread(knowledge_for, plan),
+        )
+        if len(_SERVICES) > 256:
+            _SERVICES.clear()
+        _SERVICES[key] = cached
+    # The log is looked up every time: a session may have closed and reopened it.
+    return replace(cached, log=await open_log(database))
 
 
 def interview_id(runtime: Runtime[Any]) -> str:

@@ -72,9 +72,11 @@ class Report(BaseModel):
     gaps: list[str]
 
 
-async def merge_round(svc: Services, round_: Round, evaluations: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Merge this round's evaluations into a :class:`RoundResult` (as a dict)."""
-    evals = [Evaluation.model_validate(v) for k, v in evaluations.items() if k.startswith(f"{round_.id}/")]
+async def merge_round(
+    svc: Services, round_: Round, evaluations: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Merge this round's evaluations (latest per topic and panelist) into a RoundResult dict."""
+    evals = [Evaluation.model_validate(v) for v in evaluations]
     by_comp: dict[str, list[int]] = defaultdict(list)
     evidence: dict[str, list[str]] = defaultdict(list)
     for e in evals:

@@ -17,7 +17,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from .context import InterviewContext, register_log
+from .context import InterviewContext, register_log, unregister_log
 from .master.graph import build_interview_graph
 from .transcript import Event, EventLog
 
@@ -51,6 +51,7 @@ class InterviewSession:
         log = await EventLog(database).open()
         stack.push_async_callback(log.close)
         register_log(database, log)
+        stack.callback(unregister_log, database, log)
         graph = build_interview_graph().compile(checkpointer=saver)
         context = InterviewContext(plan=plan, engine=engine, database=database)
         return cls(graph, context, interview_id or uuid.uuid4().hex[:12], log, stack, saver)

@@ -115,14 +115,16 @@ class EventLog:
         )
 
     async def events(
-        self, interview_id: str, *, after: int = 0, visibility: Visibility | None = None
+        self, interview_id: str, *, after: int = 0, visibility: Visibility | None = None,
+        kind: str | None = None, round_id: str | None = None,
     ) -> list[Event]:
-        """Events of ``interview_id`` with ``seq > after``, in order."""
+        """Events of ``interview_id`` with ``seq > after``, in order, optionally filtered."""
         sql = "SELECT * FROM events WHERE interview_id = ? AND seq > ?"
         args: list[Any] = [interview_id, after]
-        if visibility is not None:
-            sql += " AND visibility = ?"
-            args.append(visibility)
+        for column, value in (("visibility", visibility), ("kind", kind), ("round_id", round_id)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
         rows = await (await self._db().execute(sql + " ORDER BY seq", args)).fetchall()
         return [
             Event(

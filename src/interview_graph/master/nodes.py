@@ -179,8 +179,10 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
             counts[pid] = counts.get(pid, 0) + 1
             update["asked_counts"] = counts
         if out["evaluation"] is not None:
-            key = f"{round_.id}/{topic_id}/{pid}"
-            update["evaluations"] = {**state.get("evaluations", {}), key: out["evaluation"]}
+            # Evaluations go to the log, not to state: they grow with the interview.
+            await _log(svc, runtime, f"{round_.id}:line{line}:evaluation", "evaluation",
+                       public=False, round_id=round_.id, speaker=pid,
+                       text=out["evaluation"]["rationale"], data=out["evaluation"])
         return update
 
     return panelist
@@ -367,7 +369,10 @@ async def close_round(state: InterviewState, runtime: Runtime[Any]) -> Command[L
     """Merge the round's evaluations, summarise it for the next panel, move on."""
     svc = await services(runtime)
     round_ = _round(svc, state)
-    result = await merge_round(svc, round_, state.get("evaluations", {}))
+    logged = await svc.log.events(interview_id(runtime), kind="evaluation", round_id=round_.id)
+    # The latest evaluation per topic and panelist is the one that counts.
+    latest = {f"{e.data['topic_id']}/{e.data['panelist_id']}": e.data for e in logged}
+    result = await merge_round(svc, round_, list(latest.values()))
     await _log(svc, runtime, f"{round_.id}:close", "round_ended", public=True, round_id=round_.id,
                data={"index": state.get("round_index", 0), "title": round_.title})
     await _log(svc, runtime, f"{round_.id}:summary", "round_summary", public=False,

@@ -28,7 +28,6 @@ class InterviewState(TypedDict, total=False):
         inbox: the candidate input being processed.
         verdict: the rules verdict on it.
         memories: each panelist's own memory, by panelist id (persists across rounds).
-        evaluations: latest evaluation per round/topic/panelist.
         results: each finished round's merged scores and summary.
         flags: rules and integrity flags with evidence.
         activity: the latest code analysis of the current question.
@@ -52,7 +51,6 @@ class InterviewState(TypedDict, total=False):
     inbox: dict[str, Any] | None
     verdict: dict[str, Any] | None
     memories: dict[str, dict[str, Any]]
-    evaluations: dict[str, dict[str, Any]]
     results: list[dict[str, Any]]
     flags: list[dict[str, Any]]
     activity: dict[str, Any] | None
