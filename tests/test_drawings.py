@@ -32,9 +32,24 @@ def test_mermaid_drawing_matches_snapshot(name: str) -> None:
 
 def test_interview_drawing_shows_master_and_both_subgraphs() -> None:
     drawing = (SNAPSHOTS / "interview.mmd").read_text()
-    for node in ("check_rules", "pick_speaker", "advise", "complete_topic", "close_round", "finish",
-                 "await_candidate"):
+    for node in (
+        "check_rules",
+        "pick_speaker",
+        "advise",
+        "complete_topic",
+        "close_round",
+        "finish",
+        "await_candidate",
+    ):
         assert f"{node}({node})" in drawing
-    for sub in ("reason", "consult_knowledge", "respond", "reflect", "evaluate",
-                "interpret_code", "compare_to_question", "brief_panel"):
+    for sub in (
+        "reason",
+        "consult_knowledge",
+        "respond",
+        "reflect",
+        "evaluate",
+        "interpret_code",
+        "compare_to_question",
+        "brief_panel",
+    ):
         assert f"({sub})" in drawing

@@ -15,13 +15,17 @@ from .conftest import ROOT
 
 
 async def test_stopped_interview_resumes_to_the_same_report(tmp_path: Path) -> None:
-    whole = await run_selfplay(plan="backend_engineer", persona="average", database=tmp_path / "a.sqlite")
+    whole = await run_selfplay(
+        plan="backend_engineer", persona="average", database=tmp_path / "a.sqlite"
+    )
     first = await run_selfplay(
         plan="backend_engineer", persona="average", database=tmp_path / "b.sqlite", stop_after=9
     )
     assert first.report is None and first.inputs_sent >= 9
     rest = await run_selfplay(
-        plan="backend_engineer", persona="average", database=tmp_path / "b.sqlite",
+        plan="backend_engineer",
+        persona="average",
+        database=tmp_path / "b.sqlite",
         interview_id=first.interview_id,
     )
     assert rest.report == whole.report

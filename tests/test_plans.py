@@ -34,7 +34,9 @@ def test_shipped_plan_is_valid_and_fit_for_use(plan_id: str) -> None:
 def test_backend_plan_has_coding_design_and_behavioural_rounds() -> None:
     plan = load_plan(ROOT / "rounds" / "backend_engineer.yaml")
     assert [r.kind for r in plan.rounds] == [
-        QuestionKind.CODING, QuestionKind.SYSTEM_DESIGN, QuestionKind.BEHAVIOURAL
+        QuestionKind.CODING,
+        QuestionKind.SYSTEM_DESIGN,
+        QuestionKind.BEHAVIOURAL,
     ]
 
 

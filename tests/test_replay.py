@@ -16,7 +16,7 @@ RECORDINGS = sorted((Path(__file__).parent / "recordings").glob("*.json"))
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=[p.stem for p in RECORDINGS])
 async def test_recorded_interview_replays_identically(path: Path, tmp_path: Path) -> None:
-    recording = json.loads(path.read_text())
+    recording = json.loads(path.read_text())  # noqa: ASYNC240  # small local fixture
     transcript, report, exhausted = await replay(recording, tmp_path / "replay.sqlite")
     assert transcript == recording["transcript"]
     assert report == recording["report"]
@@ -27,8 +27,9 @@ async def test_replay_detects_a_graph_that_asks_for_different_decisions(tmp_path
     recording = json.loads(RECORDINGS[0].read_text())
     decisions = recording["decisions"]
     # Swap two decisions of different kinds: the graph must notice, not silently diverge.
-    i = next(i for i in range(len(decisions) - 1)
-             if decisions[i]["method"] != decisions[i + 1]["method"])
+    i = next(
+        i for i in range(len(decisions) - 1) if decisions[i]["method"] != decisions[i + 1]["method"]
+    )
     decisions[i], decisions[i + 1] = decisions[i + 1], decisions[i]
     with pytest.raises(ReplayMismatch):
         await replay(recording, tmp_path / "replay.sqlite")

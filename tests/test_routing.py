@@ -30,17 +30,23 @@ class ScriptedBrain(OfflineBrain):
         self.verdicts: Iterator[RulesVerdict] | None = None
         self.calls: list[str] = []
 
-    async def pick_speaker(self, round_: Round, topic: Topic, asked_counts: dict[str, int]) -> SpeakerChoice:
+    async def pick_speaker(
+        self, round_: Round, topic: Topic, asked_counts: dict[str, int]
+    ) -> SpeakerChoice:
         self.calls.append("pick_speaker")
         if self.speaker:
             return SpeakerChoice(panelist_id=self.speaker, reason="scripted")
         return await super().pick_speaker(round_, topic, asked_counts)
 
-    async def assess_answer(self, answer: str, topic: Topic, progress: dict[str, Any], **kw: Any) -> TopicDecision:
+    async def assess_answer(
+        self, answer: str, topic: Topic, progress: dict[str, Any], **kw: Any
+    ) -> TopicDecision:
         self.calls.append("assess_answer")
         decision = await super().assess_answer(answer, topic, progress, **kw)
         if self.complete_after_one:
-            return decision.model_copy(update={"complete": True, "probe": None, "reason": "scripted"})
+            return decision.model_copy(
+                update={"complete": True, "probe": None, "reason": "scripted"}
+            )
         return decision
 
     async def check_rules(self, text: str, topic: Topic | None, *, source: str) -> RulesVerdict:
@@ -49,8 +55,14 @@ class ScriptedBrain(OfflineBrain):
             return next(self.verdicts)
         return await super().check_rules(text, topic, source=source)
 
-    async def speak(self, panelist: Panelist, intent: Intent, topic: Topic | None, round_: Round,
-                    scene: dict[str, Any]) -> AsyncIterator[str]:
+    async def speak(
+        self,
+        panelist: Panelist,
+        intent: Intent,
+        topic: Topic | None,
+        round_: Round,
+        scene: dict[str, Any],
+    ) -> AsyncIterator[str]:
         async for chunk in self.model.astream("speak"):
             yield str(chunk.content)
 
@@ -65,16 +77,22 @@ def scripted(request: pytest.FixtureRequest) -> Iterator[ScriptedBrain]:
     unregister_engine(name)
 
 
-async def _run(brain: ScriptedBrain, db: Path, inputs: list[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+async def _run(
+    brain: ScriptedBrain, db: Path, inputs: list[Any]
+) -> tuple[list[Any], list[dict[str, Any]]]:
     items: list[dict[str, Any]] = []
-    async with await InterviewSession.open(plan="backend_engineer", engine=brain.name, database=db) as s:
+    async with await InterviewSession.open(
+        plan="backend_engineer", engine=brain.name, database=db
+    ) as s:
         items += [i async for i in s.step()]
         for value in inputs:
             items += [i async for i in s.step(value)]
         return await s.transcript(), items
 
 
-async def test_scripted_speaker_is_the_one_who_asks(scripted: ScriptedBrain, database: Path) -> None:
+async def test_scripted_speaker_is_the_one_who_asks(
+    scripted: ScriptedBrain, database: Path
+) -> None:
     scripted.speaker = "marcus_lindqvist"
     events, items = await _run(scripted, database, [])
     asks = [e for e in events if e.kind == "message" and e.data["move"] == "ask"]
@@ -84,7 +102,9 @@ async def test_scripted_speaker_is_the_one_who_asks(scripted: ScriptedBrain, dat
     assert "".join(t["delta"] for t in tokens if t["message_id"] == asks[0].key) == asks[0].text
 
 
-async def test_follow_up_until_the_brain_says_the_topic_is_complete(scripted: ScriptedBrain, database: Path) -> None:
+async def test_follow_up_until_the_brain_says_the_topic_is_complete(
+    scripted: ScriptedBrain, database: Path
+) -> None:
     events, _ = await _run(scripted, database, ["I would use a dictionary."])
     moves = [e.data["move"] for e in events if e.kind == "message"]
     assert moves == ["introduce", "ask", "follow_up"]
@@ -95,11 +115,17 @@ async def test_follow_up_until_the_brain_says_the_topic_is_complete(scripted: Sc
     assert moves[2:] == [("close", "top_k_frequent"), ("ask", "sliding_window_rate_limiter")]
 
 
-async def test_blocked_input_never_reaches_a_panelist(scripted: ScriptedBrain, database: Path) -> None:
-    scripted.verdicts = iter([
-        RulesVerdict(action="block", category="abuse", reason="scripted", notice="Please be kind."),
-    ])
+async def test_blocked_input_never_reaches_a_panelist(
+    scripted: ScriptedBrain, database: Path
+) -> None:
+    scripted.verdicts = iter(
+        [
+            RulesVerdict(
+                action="block", category="abuse", reason="scripted", notice="Please be kind."
+            ),
+        ]
+    )
     events, _ = await _run(scripted, database, ["some text"])
-    after = events[[e.kind for e in events].index("candidate_message"):]
+    after = events[[e.kind for e in events].index("candidate_message") :]
     assert [e.kind for e in after] == ["candidate_message", "rules_flag", "rules_warning"]
     assert "assess_answer" not in scripted.calls

@@ -29,7 +29,9 @@ def played(plan: str, persona: str) -> tuple[dict[str, Any], list[Event], list[d
         database = _TMP / f"{plan}-{persona}.sqlite"
         tokens: list[dict[str, Any]] = []
         result = await run_selfplay(
-            plan=plan, persona=persona, database=database,
+            plan=plan,
+            persona=persona,
+            database=database,
             on_item=lambda item: tokens.append(item) if item["type"] == "token" else None,
         )
         assert result.report is not None
@@ -48,7 +50,9 @@ def round_scores(report: dict[str, Any]) -> dict[str, float]:
 
 @pytest.mark.parametrize("plan", PLANS)
 def test_levels_complete_and_are_ordered_on_every_round(plan: str) -> None:
-    strong, average, weak = (round_scores(played(plan, p)[0]) for p in ("strong", "average", "weak"))
+    strong, average, weak = (
+        round_scores(played(plan, p)[0]) for p in ("strong", "average", "weak")
+    )
     assert set(strong) == {r.id for r in resolve_plan(plan).rounds}
     for round_id in strong:
         assert strong[round_id] > average[round_id] > weak[round_id], round_id
@@ -94,9 +98,13 @@ def test_adversarial_personas_finish_with_evidence(persona: str) -> None:
 @pytest.mark.parametrize("persona", ["strong", "weak"])
 def test_no_question_is_repeated(plan: str, persona: str) -> None:
     _, events, _ = played(plan, persona)
-    asked = [e.text for e in events if e.kind == "message" and e.data["move"] in ("ask", "follow_up")]
+    asked = [
+        e.text for e in events if e.kind == "message" and e.data["move"] in ("ask", "follow_up")
+    ]
     assert asked and len(asked) == len(set(asked))
-    topics = [e.data["question_id"] for e in events if e.kind == "message" and e.data["move"] == "ask"]
+    topics = [
+        e.data["question_id"] for e in events if e.kind == "message" and e.data["move"] == "ask"
+    ]
     assert len(topics) == len(set(topics)) == sum(len(r.topics) for r in resolve_plan(plan).rounds)
 
 
@@ -110,7 +118,9 @@ def _hidden_texts(plan_id: str, events: list[Event]) -> list[str]:
             hidden += [t.sample_answers.strong]
             if t.coding:
                 hidden += [a.code for a in t.coding.reference_approaches if a.code]
-                hidden += [str(c.expected) for c in t.coding.hidden_tests if len(str(c.expected)) > 12]
+                hidden += [
+                    str(c.expected) for c in t.coding.hidden_tests if len(str(c.expected)) > 12
+                ]
     hidden += [d.text[:60] for d in plan.knowledge]
     return [h for h in hidden if h]
 
@@ -125,7 +135,9 @@ def test_nothing_hidden_reaches_the_candidate(plan: str, persona: str) -> None:
     for secret in _hidden_texts(plan, events):
         assert secret not in public_text, secret[:80]
     # No score, rubric or recommendation vocabulary in anything said to the candidate.
-    assert not re.search(r"\b[1-5] ?/ ?5\b|\brubric\b|\byour score\b|strong_hire|no_hire", public_text)
+    assert not re.search(
+        r"\b[1-5] ?/ ?5\b|\brubric\b|\byour score\b|strong_hire|no_hire", public_text
+    )
     assert report["recommendation"]["rationale"] not in public_text
 
 
@@ -138,7 +150,9 @@ def test_panelist_replies_stream_token_by_token() -> None:
     for m in messages:
         assert "".join(by_id[m.key]).strip() == m.text
         assert len(by_id[m.key]) == len(m.text.split())  # one delta per word
-    assert {t["speaker"] for t in tokens} <= {p.id for r in resolve_plan("frontend_engineer").rounds for p in r.panel}
+    assert {t["speaker"] for t in tokens} <= {
+        p.id for r in resolve_plan("frontend_engineer").rounds for p in r.panel
+    }
 
 
 def test_report_has_scores_evidence_and_provenance() -> None:
@@ -151,7 +165,12 @@ def test_report_has_scores_evidence_and_provenance() -> None:
         assert scored and all(1 <= c["score"] <= 5 for c in scored)
         assert any(c["evidence"] for c in scored), "evidence quotes from the transcript"
         assert r["strengths"] or r["gaps"]
-    assert report["recommendation"]["decision"] in ("strong_hire", "hire", "lean_no_hire", "no_hire")
+    assert report["recommendation"]["decision"] in (
+        "strong_hire",
+        "hire",
+        "lean_no_hire",
+        "no_hire",
+    )
 
 
 def test_round_findings_are_handed_to_the_next_panel() -> None:
@@ -171,6 +190,7 @@ def test_panelist_memory_persists_across_rounds() -> None:
     returning = next(pid for pid, rounds in seats.items() if len(rounds) > 1)
     _, events, _ = played("backend_engineer", "average")
     second = seats[returning][1]
-    intro = next(e for e in events if e.kind == "message" and e.round_id == second
-                 and e.speaker == returning)
+    intro = next(
+        e for e in events if e.kind == "message" and e.round_id == second and e.speaker == returning
+    )
     assert "again" in intro.text or intro.data["move"] != "introduce"

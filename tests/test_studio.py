@@ -40,7 +40,11 @@ def studio(tmp_path_factory: pytest.TempPathFactory):
     log = (data / "langgraph-dev.log").open("w")
     proc = subprocess.Popen(
         [cli, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -78,7 +82,9 @@ async def test_interview_runs_to_interrupt_and_resumes_in_studio(studio: str) ->
     assert first_question == "top_k_frequent"
 
     await client.runs.wait(
-        thread["thread_id"], "interview", command={"resume": "I would count with a hash map."},
+        thread["thread_id"],
+        "interview",
+        command={"resume": "I would count with a hash map."},
         context=context,
     )
     state = await client.threads.get_state(thread["thread_id"])

@@ -67,8 +67,10 @@ class LivePrinter:
             console.print(f"{self._stamp()} [bold green]Candidate[/bold green]: ", end="")
             console.out(text, highlight=False)
         elif kind == "candidate_code":
-            console.print(f"{self._stamp()} [dim]… code {event.data['action']} "
-                          f"({event.data.get('lines', 0)} lines)[/dim]")
+            console.print(
+                f"{self._stamp()} [dim]… code {event.data['action']} "
+                f"({event.data.get('lines', 0)} lines)[/dim]"
+            )
         elif kind == "code_result":
             console.print(f"{self._stamp()} [magenta]Code[/magenta]: ", end="")
             console.out(event.text, highlight=False)
@@ -78,7 +80,9 @@ class LivePrinter:
         elif kind == "topic_completed":
             round_ = self.plan.round(event.round_id)
             done = [t.id for t in round_.topics].index(event.data["topic_id"]) + 1
-            console.print(f"[dim]  ✓ topic {done}/{len(round_.topics)} complete ({event.text})[/dim]")
+            console.print(
+                f"[dim]  ✓ topic {done}/{len(round_.topics)} complete ({event.text})[/dim]"
+            )
         elif kind == "round_ended":
             console.print(f"[dim]  Round {event.data['index'] + 1} ended.[/dim]")
         elif kind == "input_rejected":
@@ -92,12 +96,15 @@ def _print_report(report: dict[str, Any]) -> None:
     table.add_column("Competencies")
     for r in report["rounds"]:
         comps = ", ".join(
-            f"{c['name']} {c['score'] if c['score'] is not None else '–'}" for c in r["competencies"]
+            f"{c['name']} {c['score'] if c['score'] is not None else '–'}"
+            for c in r["competencies"]
         )
         table.add_row(r["title"], f"{r['score']:.2f}", comps)
     console.print(table)
     rec = report["recommendation"]
-    console.print(f"Overall {report['overall']:.2f}/5 — [bold]{rec['decision']}[/bold]: {rec['rationale']}")
+    console.print(
+        f"Overall {report['overall']:.2f}/5 — [bold]{rec['decision']}[/bold]: {rec['rationale']}"
+    )
     if report["integrity_flags"]:
         console.print(f"[yellow]{len(report['integrity_flags'])} flag(s) for review[/yellow]")
 
@@ -108,21 +115,28 @@ async def _simulate(args: argparse.Namespace) -> int:
     printer = LivePrinter(args.plan) if not args.quiet else None
     try:
         result = await run_selfplay(
-            plan=args.plan, persona=args.candidate, database=database, engine=args.engine,
-            interview_id=args.resume, on_item=printer,
+            plan=args.plan,
+            persona=args.candidate,
+            database=database,
+            engine=args.engine,
+            interview_id=args.resume,
+            on_item=printer,
             stop_after=args.stop_after,
         )
     except KeyError as exc:  # unknown engine
         console.print(f"[red]error:[/red] {exc.args[0]}")
         return 2
     if result.report is None:
-        console.print(f"\nStopped after {result.inputs_sent} inputs. Resume with: "
-                      f"interview-sim simulate --plan {args.plan} --candidate {args.candidate} "
-                      f"--resume {result.interview_id}")
+        console.print(
+            f"\nStopped after {result.inputs_sent} inputs. Resume with: "
+            f"interview-sim simulate --plan {args.plan} --candidate {args.candidate} "
+            f"--resume {result.interview_id}"
+        )
         return 0
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result.report, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(result.report, indent=2) + "\n"
+    await asyncio.to_thread(out.parent.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(out.write_text, text, encoding="utf-8")
     _print_report(result.report)
     console.print(f"Interview {result.interview_id}: report written to {out}")
     return 0
@@ -143,8 +157,10 @@ def _validate(args: argparse.Namespace) -> int:
             console.out(f"  - {p}", highlight=False)
         failed += bool(problems)
         status = "[red]content problems[/red]" if problems else "[green]ok[/green]"
-        console.print(f"{f}: {status} ({len(plan.rounds)} rounds, "
-                      f"{sum(len(r.topics) for r in plan.rounds)} topics)")
+        console.print(
+            f"{f}: {status} ({len(plan.rounds)} rounds, "
+            f"{sum(len(r.topics) for r in plan.rounds)} topics)"
+        )
     return 1 if failed else 0
 
 
@@ -158,13 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", default="report.json", help="where to write the JSON report")
     sim.add_argument("--resume", metavar="ID", help="continue a stopped interview")
     sim.add_argument("--engine", default=get_settings().engine, help="decision engine (offline)")
-    sim.add_argument("--database", help="SQLite file (default: $INTERVIEW_DATA_DIR/interviews.sqlite)")
+    sim.add_argument(
+        "--database", help="SQLite file (default: $INTERVIEW_DATA_DIR/interviews.sqlite)"
+    )
     sim.add_argument("--stop-after", type=int, metavar="N", help="stop after N candidate inputs")
     sim.add_argument("--quiet", action="store_true", help="print only the final report")
     val = sub.add_parser("validate", help="validate plan files (default: every file in rounds/)")
     val.add_argument("files", nargs="*")
-    val.add_argument("--audit", action="store_true",
-                     help="also check sample answers and reference solutions behave as labelled")
+    val.add_argument(
+        "--audit",
+        action="store_true",
+        help="also check sample answers and reference solutions behave as labelled",
+    )
     return parser
 
 

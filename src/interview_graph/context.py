@@ -57,6 +57,13 @@ def register_log(database: str, log: EventLog) -> None:
     _LOGS[(id(asyncio.get_running_loop()), database)] = log
 
 
+async def close_logs() -> None:
+    """Close every log opened on the running loop (its connection threads would outlive it)."""
+    loop_id = id(asyncio.get_running_loop())
+    for key in [k for k in _LOGS if k[0] == loop_id]:
+        await _LOGS.pop(key).close()
+
+
 def unregister_log(database: str, log: EventLog) -> None:
     """Forget ``log`` (its session is closing)."""
     key = (id(asyncio.get_running_loop()), database)
@@ -73,8 +80,10 @@ async def services(runtime: Runtime[Any]) -> Services:
     Resolved once per context and event loop: a plan does not change under a running
     interview, and nodes run often enough that re-resolving would show up in latency.
     """
-    ctx = runtime.context if isinstance(runtime.context, InterviewContext) else InterviewContext(
-        **(runtime.context or {})
+    ctx = (
+        runtime.context
+        if isinstance(runtime.context, InterviewContext)
+        else InterviewContext(**(runtime.context or {}))
     )
     database = ctx.database or str(get_settings().database)
     key = (id(asyncio.get_running_loop()), ctx)
@@ -82,7 +91,8 @@ async def services(runtime: Runtime[Any]) -> Services:
     if cached is None:
         plan = await asyncio.to_thread(resolve_plan, ctx.plan)
         cached = Services(
-            plan=plan, brain=get_brain(ctx.engine),
+            plan=plan,
+            brain=get_brain(ctx.engine),
             knowledge=await asyncio.to_thread(knowledge_for, plan),
         )
         if len(_SERVICES) > 256:

@@ -32,7 +32,9 @@ class KnowledgeBase:
     def __init__(self, documents: list[Document]) -> None:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        self._db.execute("CREATE VIRTUAL TABLE docs USING fts5(doc_id UNINDEXED, title, tags, text)")
+        self._db.execute(
+            "CREATE VIRTUAL TABLE docs USING fts5(doc_id UNINDEXED, title, tags, text)"
+        )
         self._db.executemany(
             "INSERT INTO docs VALUES (?, ?, ?, ?)",
             [(d.id, d.title, " ".join(d.tags), d.text) for d in documents],
@@ -41,7 +43,9 @@ class KnowledgeBase:
 
     def search_sync(self, query: str, tags: list[str] | None = None, limit: int = 2) -> list[Hit]:
         """Best documents for ``query``; documents carrying one of ``tags`` rank first."""
-        terms = {t.lower() for t in _TOKEN.findall(query)} | {t.replace("-", " ") for t in tags or []}
+        terms = {t.lower() for t in _TOKEN.findall(query)} | {
+            t.replace("-", " ") for t in tags or []
+        }
         if not terms:
             return []
         # Quote every term: candidate-derived text must never be parsed as FTS5 syntax.

@@ -45,13 +45,20 @@ async def record(plan: str, persona: str, *, engine: str = "offline") -> dict[st
     finally:
         unregister_engine(name)
     return {
-        "format": FORMAT, "plan": plan, "persona": persona, "engine": engine,
-        "inputs": result.inputs, "decisions": brain.decisions, "transcript": transcript,
+        "format": FORMAT,
+        "plan": plan,
+        "persona": persona,
+        "engine": engine,
+        "inputs": result.inputs,
+        "decisions": brain.decisions,
+        "transcript": transcript,
         "report": result.report,
     }
 
 
-async def replay(recording: dict[str, Any], database: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool]:
+async def replay(
+    recording: dict[str, Any], database: str | Path
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool]:
     """Replay a recording; return (transcript, report, every decision consumed)."""
     brain = ReplayBrain(recording["decisions"], name=recording["engine"])
     name = f"replay-{uuid.uuid4().hex[:8]}"
@@ -82,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("out")
     args = parser.parse_args(argv)
     recording = asyncio.run(record(args.plan, args.candidate))
-    Path(args.out).write_text(json.dumps(recording, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    Path(args.out).write_text(
+        json.dumps(recording, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
     print(f"{args.out}: {len(recording['inputs'])} inputs, {len(recording['decisions'])} decisions")
     return 0
 

@@ -86,7 +86,9 @@ async def merge_round(
     comp_scores = {c: round(mean(s), 2) for c, s in by_comp.items()}
     competencies = [
         CompetencyResult(
-            id=c.id, name=c.name, score=comp_scores.get(c.id),
+            id=c.id,
+            name=c.name,
+            score=comp_scores.get(c.id),
             evidence=list(dict.fromkeys(evidence.get(c.id, [])))[:3],
         )
         for c in round_.rubric.competencies
@@ -98,19 +100,29 @@ async def merge_round(
         for e in mine:
             for comp, score in e.scores.items():
                 scores[comp].append(score)
-        panelists.append(PanelistResult(
-            id=p.id, name=p.name, scores={c: round(mean(s), 2) for c, s in scores.items()},
-            rationale=[f"{e.topic_id}: {e.rationale}" for e in mine],
-        ))
+        panelists.append(
+            PanelistResult(
+                id=p.id,
+                name=p.name,
+                scores={c: round(mean(s), 2) for c, s in scores.items()},
+                rationale=[f"{e.topic_id}: {e.rationale}" for e in mine],
+            )
+        )
     assessed = list(dict.fromkeys(e.topic_id for e in evals))
     summary = await svc.brain.summarise_round(round_, evals, comp_scores)
     # A competency nobody could assess counts as the lowest score: no evidence is not a pass.
     scored = [c.score if c.score is not None else 1.0 for c in competencies]
     return RoundResult(
-        round_id=round_.id, title=round_.title, score=round(mean(scored), 2),
-        competencies=competencies, panelists=panelists, topics_assessed=assessed,
+        round_id=round_.id,
+        title=round_.title,
+        score=round(mean(scored), 2),
+        competencies=competencies,
+        panelists=panelists,
+        topics_assessed=assessed,
         topics_not_reached=[t.id for t in round_.topics if t.id not in assessed],
-        strengths=summary.strengths, gaps=summary.gaps, summary=summary.text,
+        strengths=summary.strengths,
+        gaps=summary.gaps,
+        summary=summary.text,
     ).model_dump()
 
 
@@ -125,11 +137,16 @@ async def build_report(svc: Services, state: InterviewState) -> dict[str, Any]:
     flags = list(state.get("flags", []))
     recommendation = await svc.brain.recommend(plan, round_scores, flags)
     return Report(
-        plan_id=plan.id, plan_version=plan.version,
-        rubric_versions={r.id: r.rubric.version for r in plan.rounds}, role=plan.role,
-        engine=svc.brain.name, completed=len(results) == len(plan.rounds) and not state.get("ended"),
-        overall=round(mean(round_scores.values()), 2), recommendation=recommendation,
-        rounds=results, integrity_flags=flags,
+        plan_id=plan.id,
+        plan_version=plan.version,
+        rubric_versions={r.id: r.rubric.version for r in plan.rounds},
+        role=plan.role,
+        engine=svc.brain.name,
+        completed=len(results) == len(plan.rounds) and not state.get("ended"),
+        overall=round(mean(round_scores.values()), 2),
+        recommendation=recommendation,
+        rounds=results,
+        integrity_flags=flags,
         strengths=list(dict.fromkeys(s for r in results for s in r.strengths))[:6],
         gaps=list(dict.fromkeys(g for r in results for g in r.gaps))[:6],
     ).model_dump()

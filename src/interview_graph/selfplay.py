@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 from .candidate.graph import build_candidate_graph
+from .candidate.state import CandidateInput
 from .session import InterviewSession
 
 MAX_INPUTS = 2_000  # a guard against a runaway loop, far above any plan's budget
@@ -31,8 +34,14 @@ class SelfPlayResult:
 
 
 async def run_selfplay(
-    *, plan: str, persona: str, database: str | Path, engine: str = "offline",
-    interview_id: str | None = None, on_item: OnItem | None = None, stop_after: int | None = None,
+    *,
+    plan: str,
+    persona: str,
+    database: str | Path,
+    engine: str = "offline",
+    interview_id: str | None = None,
+    on_item: OnItem | None = None,
+    stop_after: int | None = None,
 ) -> SelfPlayResult:
     """Run (or resume, by ``interview_id``) an interview with the candidate agent.
 
@@ -53,7 +62,9 @@ async def run_selfplay(
     )
     async with session:
         candidate = build_candidate_graph().compile(checkpointer=session.checkpointer)
-        cand_config = {"configurable": {"thread_id": f"{session.interview_id}:candidate"}}
+        cand_config: RunnableConfig = {
+            "configurable": {"thread_id": f"{session.interview_id}:candidate"}
+        }
 
         async def drain(value: Any = None) -> None:
             async for item in session.step(value):
@@ -68,9 +79,8 @@ async def run_selfplay(
         while (payload := await session.pending()) is not None:
             if stop_after is not None and sent >= stop_after:
                 return SelfPlayResult(session.interview_id, None, sent, sent_inputs)
-            out = await candidate.ainvoke(
-                {"persona": persona, "plan": plan, "payload": payload}, cand_config
-            )
+            seen: CandidateInput = {"persona": persona, "plan": plan, "payload": payload}
+            out = await candidate.ainvoke(seen, cand_config)
             for value in out["inputs"]:
                 sent += 1
                 if sent > MAX_INPUTS:

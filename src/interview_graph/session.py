@@ -11,8 +11,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -26,8 +27,13 @@ class InterviewSession:
     """One interview thread.  Use :meth:`open` as an async context manager."""
 
     def __init__(
-        self, graph: CompiledStateGraph[Any, Any, Any, Any], context: InterviewContext,
-        interview_id: str, log: EventLog, stack: AsyncExitStack, checkpointer: AsyncSqliteSaver,
+        self,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        context: InterviewContext,
+        interview_id: str,
+        log: EventLog,
+        stack: AsyncExitStack,
+        checkpointer: AsyncSqliteSaver,
     ) -> None:
         self.graph = graph
         self.checkpointer = checkpointer
@@ -39,7 +45,11 @@ class InterviewSession:
 
     @classmethod
     async def open(
-        cls, *, plan: str, engine: str = "offline", database: str | Path,
+        cls,
+        *,
+        plan: str,
+        engine: str = "offline",
+        database: str | Path,
         interview_id: str | None = None,
     ) -> InterviewSession:
         """Open (or reopen, by ``interview_id``) an interview stored in ``database``."""
@@ -67,7 +77,7 @@ class InterviewSession:
         await self.close()
 
     @property
-    def config(self) -> dict[str, Any]:
+    def config(self) -> RunnableConfig:
         """The LangGraph config addressing this interview's thread."""
         return {"configurable": {"thread_id": self.interview_id}, "recursion_limit": 10_000}
 
@@ -105,9 +115,10 @@ class InterviewSession:
             payload: Any = None if await self.started() else {}
         else:
             payload = Command(resume=value)
-        async for _ns, chunk in self.graph.astream(
+        async for _ns, raw in self.graph.astream(
             payload, self.config, context=self.context, stream_mode="custom", subgraphs=True
         ):
+            chunk = cast(dict[str, Any], raw)  # custom stream items are the dicts nodes wrote
             if chunk.get("type") == "event":
                 event = Event.model_validate(chunk["event"])
                 if event.seq <= self.last_seq:
@@ -119,4 +130,6 @@ class InterviewSession:
 
     async def transcript(self, *, public_only: bool = False) -> list[Event]:
         """Every event of this interview, in order."""
-        return await self.log.events(self.interview_id, visibility="public" if public_only else None)
+        return await self.log.events(
+            self.interview_id, visibility="public" if public_only else None
+        )

@@ -86,37 +86,73 @@ class EventLog:
         return self._conn
 
     async def append(
-        self, interview_id: str, key: str, kind: str, *, visibility: Visibility,
-        round_id: str | None = None, speaker: str | None = None, text: str = "",
+        self,
+        interview_id: str,
+        key: str,
+        kind: str,
+        *,
+        visibility: Visibility,
+        round_id: str | None = None,
+        speaker: str | None = None,
+        text: str = "",
         data: dict[str, Any] | None = None,
     ) -> Event:
         """Append an event once; a second append with the same ``key`` returns the first."""
         db = self._db()
         async with self._lock:
-            row = await (await db.execute(
-                "SELECT seq, ts FROM events WHERE interview_id = ? AND key = ?", (interview_id, key)
-            )).fetchone()
+            row = await (
+                await db.execute(
+                    "SELECT seq, ts FROM events WHERE interview_id = ? AND key = ?",
+                    (interview_id, key),
+                )
+            ).fetchone()
             if row is None:
-                (last,) = await (await db.execute(
-                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE interview_id = ?", (interview_id,)
-                )).fetchone() or (0,)
+                (last,) = await (
+                    await db.execute(
+                        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE interview_id = ?",
+                        (interview_id,),
+                    )
+                ).fetchone() or (0,)
                 seq, ts = int(last) + 1, time.time()
                 await db.execute(
                     "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (interview_id, seq, key, kind, visibility, round_id, speaker, text,
-                     json.dumps(data or {}, sort_keys=True), ts),
+                    (
+                        interview_id,
+                        seq,
+                        key,
+                        kind,
+                        visibility,
+                        round_id,
+                        speaker,
+                        text,
+                        json.dumps(data or {}, sort_keys=True),
+                        ts,
+                    ),
                 )
                 await db.commit()
             else:
                 seq, ts = int(row[0]), float(row[1])
         return Event(
-            interview_id=interview_id, seq=seq, key=key, kind=kind, visibility=visibility,
-            round_id=round_id, speaker=speaker, text=text, data=data or {}, ts=ts,
+            interview_id=interview_id,
+            seq=seq,
+            key=key,
+            kind=kind,
+            visibility=visibility,
+            round_id=round_id,
+            speaker=speaker,
+            text=text,
+            data=data or {},
+            ts=ts,
         )
 
     async def events(
-        self, interview_id: str, *, after: int = 0, visibility: Visibility | None = None,
-        kind: str | None = None, round_id: str | None = None,
+        self,
+        interview_id: str,
+        *,
+        after: int = 0,
+        visibility: Visibility | None = None,
+        kind: str | None = None,
+        round_id: str | None = None,
     ) -> list[Event]:
         """Events of ``interview_id`` with ``seq > after``, in order, optionally filtered."""
         sql = "SELECT * FROM events WHERE interview_id = ? AND seq > ?"
@@ -128,8 +164,16 @@ class EventLog:
         rows = await (await self._db().execute(sql + " ORDER BY seq", args)).fetchall()
         return [
             Event(
-                interview_id=r[0], seq=r[1], key=r[2], kind=r[3], visibility=r[4], round_id=r[5],
-                speaker=r[6], text=r[7], data=json.loads(r[8]), ts=r[9],
+                interview_id=r[0],
+                seq=r[1],
+                key=r[2],
+                kind=r[3],
+                visibility=r[4],
+                round_id=r[5],
+                speaker=r[6],
+                text=r[7],
+                data=json.loads(r[8]),
+                ts=r[9],
             )
             for r in rows
         ]

@@ -9,10 +9,14 @@ from .nodes import brief_panel, compare_to_question, interpret_code
 from .state import ActivityInput, ActivityOutput, ActivityState
 
 
-def build_activity_graph() -> StateGraph[ActivityState, InterviewContext, ActivityInput, ActivityOutput]:
+def build_activity_graph() -> StateGraph[
+    ActivityState, InterviewContext, ActivityInput, ActivityOutput
+]:
     """Return the uncompiled activity subgraph: interpret → compare to question → brief."""
     builder = StateGraph(
-        ActivityState, context_schema=InterviewContext, input_schema=ActivityInput,
+        ActivityState,
+        context_schema=InterviewContext,
+        input_schema=ActivityInput,
         output_schema=ActivityOutput,
     )
     builder.add_node("interpret_code", interpret_code)

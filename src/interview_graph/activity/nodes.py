@@ -40,15 +40,24 @@ async def compare_to_question(state: ActivityState, runtime: Runtime[Any]) -> di
         fit.update(approach=name, approach_optimal=optimal)
         if verbatim:
             fit["integrity"].append(
-                {"kind": "verbatim_reference", "evidence": "code matches a reference solution exactly"}
+                {
+                    "kind": "verbatim_reference",
+                    "evidence": "code matches a reference solution exactly",
+                }
             )
     previous = state["previous"] or {}
     first_snapshot = not previous.get("snapshots")
-    if first_snapshot and facts.get("has_function") and facts.get("lines", 0) >= _FULL_SOLUTION_LINES:
-        fit["integrity"].append({
-            "kind": "full_solution_at_once",
-            "evidence": f"first activity already a complete {facts['lines']}-line solution",
-        })
+    if (
+        first_snapshot
+        and facts.get("has_function")
+        and facts.get("lines", 0) >= _FULL_SOLUTION_LINES
+    ):
+        fit["integrity"].append(
+            {
+                "kind": "full_solution_at_once",
+                "evidence": f"first activity already a complete {facts['lines']}-line solution",
+            }
+        )
     return {"fit": fit}
 
 
@@ -56,7 +65,9 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
     """Final analysis: a private brief for the panel plus what the candidate may see."""
     facts, fit = state["facts"], state["fit"]
     previous = state["previous"] or {}
-    progress = dict(previous.get("progress") or {"snapshots": 0, "runs": 0, "submits": 0, "rewrites": 0})
+    progress = dict(
+        previous.get("progress") or {"snapshots": 0, "runs": 0, "submits": 0, "rewrites": 0}
+    )
     progress["snapshots"] += 1
     progress["runs"] += state["action"] == "run"
     progress["submits"] += state["action"] == "submit"
@@ -72,17 +83,24 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
     else:
         parts = [
             f"Defines {', '.join(facts['functions']) or 'no functions'}"
-            + ("" if facts.get("has_function") else " (required function missing)") + ".",
+            + ("" if facts.get("has_function") else " (required function missing)")
+            + ".",
             f"Estimated {facts['complexity']} with {facts['loops']} loop(s)"
-            + (", recursive" if facts.get("recursive") else "") + ".",
+            + (", recursive" if facts.get("recursive") else "")
+            + ".",
         ]
         if fit.get("approach"):
-            parts.append(f"Resembles the {fit['approach']} approach"
-                         + (" (preferred)." if fit.get("approach_optimal") else "."))
+            parts.append(
+                f"Resembles the {fit['approach']} approach"
+                + (" (preferred)." if fit.get("approach_optimal") else ".")
+            )
         if facts.get("style"):
             parts.append(f"Style: {'; '.join(facts['style'][:2])}.")
         brief = " ".join(parts)
-        visible = {"status": "parsed", "message": "Code received. Tests run in the sandbox when available."}
+        visible = {
+            "status": "parsed",
+            "message": "Code received. Tests run in the sandbox when available.",
+        }
     analysis = {
         "question_id": state["question_id"],
         "round_id": state["round_id"],
@@ -106,5 +124,7 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
 def _spec(plan: Any, state: ActivityState) -> Any:
     if not state["question_id"]:
         return None
-    topic = next((t for t in plan.round(state["round_id"]).topics if t.id == state["question_id"]), None)
+    topic = next(
+        (t for t in plan.round(state["round_id"]).topics if t.id == state["question_id"]), None
+    )
     return topic.coding if topic else None

@@ -53,8 +53,10 @@ class _Walker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:  # noqa: D102, N802
-        name = node.func.id if isinstance(node.func, ast.Name) else (
-            node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        name = (
+            node.func.id
+            if isinstance(node.func, ast.Name)
+            else (node.func.attr if isinstance(node.func, ast.Attribute) else "")
         )
         self.calls.add(name)
         if name in ("sorted", "sort"):
@@ -85,13 +87,19 @@ def analyse(code: str, spec: CodingSpec | None) -> CodeFacts:
     walker.visit(tree)
     facts.loops, facts.max_loop_depth, facts.sorts = walker.loops, walker.max_depth, walker.sorts
     for fn in funcs:
-        inner = {n.func.id for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        inner = {
+            n.func.id
+            for n in ast.walk(fn)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
         facts.recursive |= fn.name in inner
     if spec is not None:
         target = next((f for f in funcs if f.name == spec.function_name), None)
         facts.has_function = target is not None
         expected = _expected_arity(spec.signature)
-        facts.arity_ok = target is not None and (expected is None or len(target.args.args) == expected)
+        facts.arity_ok = target is not None and (
+            expected is None or len(target.args.args) == expected
+        )
     facts.complexity = _complexity(facts)
     facts.style = _style(code, tree, funcs)
     return facts
@@ -109,19 +117,28 @@ def _complexity(facts: CodeFacts) -> str:
     return "O(1)"
 
 
-def _style(code: str, tree: ast.Module, funcs: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> list[str]:
+def _style(
+    code: str, tree: ast.Module, funcs: list[ast.FunctionDef | ast.AsyncFunctionDef]
+) -> list[str]:
     issues = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ExceptHandler) and node.type is None:
             issues.append(f"line {node.lineno}: bare except hides errors")
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "print"
+        ):
             issues.append(f"line {node.lineno}: print left in the solution")
     for fn in funcs:
         length = (fn.end_lineno or fn.lineno) - fn.lineno + 1
         if length > 40:
             issues.append(f"function {fn.name} is {length} lines long")
         names = {a.arg for a in fn.args.args} | {
-            t.id for n in ast.walk(fn) if isinstance(n, ast.Assign) for t in n.targets
+            t.id
+            for n in ast.walk(fn)
+            if isinstance(n, ast.Assign)
+            for t in n.targets
             if isinstance(t, ast.Name)
         }
         short = sorted(n for n in names if len(n) == 1 and n not in {"i", "j", "k", "n", "x", "_"})
@@ -141,16 +158,23 @@ def canonical(code: str) -> str:
         return re.sub(r"\s+", "", code)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
-            getattr(body[0], "value", None), ast.Constant
-        ) and isinstance(body[0].value.value, str):
-            body.pop(0)
+        first = body[0] if isinstance(body, list) and body else None
+        if (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
+            body.pop(0)  # type: ignore[union-attr]  # body is the list `first` came from
     return ast.dump(tree, annotate_fields=False)
 
 
 def resemblance(code: str, spec: CodingSpec) -> tuple[str | None, bool, bool]:
-    """Which reference approach ``code`` resembles, whether it is the preferred (first) one,
-    and whether it is a verbatim copy of a reference solution."""
+    """Match ``code`` against the question's reference approaches.
+
+    Returns:
+        The approach it resembles (or None), whether that is the preferred (first) one, and
+        whether the code is a verbatim copy of a reference solution.
+    """
     best, best_hits = None, 0
     for i, approach in enumerate(spec.reference_approaches):
         hits = sum(marker in code for marker in approach.markers)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal, TypedDict
 
 Persona = Literal["strong", "average", "weak", "silent", "off_topic", "injection", "paste"]
-PERSONAS: tuple[str, ...] = ("strong", "average", "weak", "silent", "off_topic", "injection", "paste")
+PERSONAS: tuple[str, ...] = (
+    "strong",
+    "average",
+    "weak",
+    "silent",
+    "off_topic",
+    "injection",
+    "paste",
+)
 
 
 class CandidateInput(TypedDict):

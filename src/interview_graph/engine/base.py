@@ -31,12 +31,18 @@ class Brain(Protocol):
     name: str
 
     async def check_rules(self, text: str, topic: Topic | None, *, source: str) -> RulesVerdict:
-        """Judge a candidate input (``source`` is ``message`` or ``code``) before the panel sees it."""
+        """Judge a candidate input (``message`` or ``code``) before the panel sees it."""
         ...
 
     async def assess_answer(
-        self, answer: str, topic: Topic, progress: dict[str, Any], *, max_follow_ups: int,
-        out_of_turns: bool, silent: bool,
+        self,
+        answer: str,
+        topic: Topic,
+        progress: dict[str, Any],
+        *,
+        max_follow_ups: int,
+        out_of_turns: bool,
+        silent: bool,
     ) -> TopicDecision:
         """Topic completion: what the answer covered and whether the topic is done."""
         ...
@@ -48,35 +54,56 @@ class Brain(Protocol):
         ...
 
     async def advise(
-        self, panelist: Panelist, task: dict[str, Any], topic: Topic | None,
-        progress: dict[str, Any] | None, handoff: str, activity: dict[str, Any] | None,
+        self,
+        panelist: Panelist,
+        task: dict[str, Any],
+        topic: Topic | None,
+        progress: dict[str, Any] | None,
+        handoff: str,
+        activity: dict[str, Any] | None,
     ) -> Advice:
         """Private advice for the panelist about to speak."""
         ...
 
     async def reason(
-        self, panelist: Panelist, task: dict[str, Any], topic: Topic | None, advice: dict[str, Any],
+        self,
+        panelist: Panelist,
+        task: dict[str, Any],
+        topic: Topic | None,
+        advice: dict[str, Any],
         memory: dict[str, Any],
     ) -> Intent:
         """The panelist decides what to do with its turn."""
         ...
 
     def speak(
-        self, panelist: Panelist, intent: Intent, topic: Topic | None, round_: Round,
+        self,
+        panelist: Panelist,
+        intent: Intent,
+        topic: Topic | None,
+        round_: Round,
         scene: dict[str, Any],
     ) -> AsyncIterator[str]:
         """Stream what the panelist says, chunk by chunk (the one call on the critical path)."""
         ...
 
     async def reflect(
-        self, panelist: Panelist, intent: Intent, topic: Topic | None, progress: dict[str, Any] | None,
+        self,
+        panelist: Panelist,
+        intent: Intent,
+        topic: Topic | None,
+        progress: dict[str, Any] | None,
         answer: str,
     ) -> Reflection:
         """The panelist's private note after speaking."""
         ...
 
     async def evaluate(
-        self, panelist: Panelist, topic: Topic, round_: Round, progress: dict[str, Any],
+        self,
+        panelist: Panelist,
+        topic: Topic,
+        round_: Round,
+        progress: dict[str, Any],
         activity: dict[str, Any] | None,
     ) -> Evaluation:
         """Score the candidate on ``topic`` from this panelist's point of view."""

@@ -36,10 +36,13 @@ _INJECTION = [
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines)\b",
     r"\bsystem prompt\b",
     r"\byou are (now|no longer)\b",
-    r"\b(act|behave|pretend) (as|like|to be) (the |an? )?(interviewer|admin|system|grader|evaluator)",
-    r"\b(reveal|show|print|repeat|leak|tell me|give me)\b.{0,30}\b(hidden|secret|internal|private)\b",
+    r"\b(act|behave|pretend) (as|like|to be) (the |an? )?"
+    r"(interviewer|admin|system|grader|evaluator)",
+    r"\b(reveal|show|print|repeat|leak|tell me|give me)\b.{0,30}"
+    r"\b(hidden|secret|internal|private)\b",
     r"\b(reveal|show|print|repeat|leak)\b.{0,30}\b(notes|instructions|prompt|rubric|scores?)\b",
-    r"\b(give|award|assign|set|mark|rate|score|grade)\b.{0,20}\b(5|five|10|ten|full|perfect|top|max(imum)?)\b"
+    r"\b(give|award|assign|set|mark|rate|score|grade)\b.{0,20}"
+    r"\b(5|five|10|ten|full|perfect|top|max(imum)?)\b"
     r".{0,20}\b(marks?|scores?|points?|rating|out of|/ ?5|/ ?10|stars?)",
     r"\b(give|award|assign) (me|this( answer)?) (a )?(strong hire|hire|pass)\b",
     r"\bnew instructions?\b",
@@ -57,14 +60,37 @@ _ANSWER_REQUEST = [
     r"\bcan you (just )?(solve|answer) (it|this) for me\b",
 ]
 _ABUSE = [
-    r"\bf+u+c+k+", r"\bsh[i1]t\b", r"\bbitch", r"\basshole", r"\bidiots?\b", r"\bmoron",
-    r"\bstupid (question|interviewer|panel)", r"\bshut up\b", r"\bdumb(ass)?\b", r"\bscrew you\b",
+    r"\bf+u+c+k+",
+    r"\bsh[i1]t\b",
+    r"\bbitch",
+    r"\basshole",
+    r"\bidiots?\b",
+    r"\bmoron",
+    r"\bstupid (question|interviewer|panel)",
+    r"\bshut up\b",
+    r"\bdumb(ass)?\b",
+    r"\bscrew you\b",
 ]
 _OFF_TOPIC = [
-    r"\bweather\b", r"\bfootball\b", r"\bsoccer\b", r"\bbasketball\b", r"\bmovies?\b", r"\bnetflix\b",
-    r"\bvacation\b", r"\bholiday\b", r"\bpizza\b", r"\brecipe\b", r"\bby the way\b",
-    r"\blet'?s talk about something else\b", r"\bdid you (watch|see|catch)\b", r"\bcelebrity\b",
-    r"\bhoroscope\b", r"\blottery\b", r"\bmy cat\b", r"\bmy dog\b", r"\bthe game last night\b",
+    r"\bweather\b",
+    r"\bfootball\b",
+    r"\bsoccer\b",
+    r"\bbasketball\b",
+    r"\bmovies?\b",
+    r"\bnetflix\b",
+    r"\bvacation\b",
+    r"\bholiday\b",
+    r"\bpizza\b",
+    r"\brecipe\b",
+    r"\bby the way\b",
+    r"\blet'?s talk about something else\b",
+    r"\bdid you (watch|see|catch)\b",
+    r"\bcelebrity\b",
+    r"\bhoroscope\b",
+    r"\blottery\b",
+    r"\bmy cat\b",
+    r"\bmy dog\b",
+    r"\bthe game last night\b",
 ]
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 # Used instead of the persona's (often approving) acknowledgements when the answer added nothing.
@@ -119,7 +145,8 @@ class OfflineBrain:
             hit = _any(_INJECTION, norm)
             if hit:
                 return RulesVerdict(
-                    action="warn", category="prompt_injection",
+                    action="warn",
+                    category="prompt_injection",
                     reason=f"code contains text aimed at the interview system (pattern {hit!r})",
                     notice="Comments in your code are read as code, not as instructions.",
                 )
@@ -128,33 +155,45 @@ class OfflineBrain:
             return RulesVerdict(action="allow", category="silence", reason="empty or silent answer")
         if hit := _any(_INJECTION, norm):
             return RulesVerdict(
-                action="block", category="prompt_injection",
+                action="block",
+                category="prompt_injection",
                 reason=f"attempt to instruct the interview system (pattern {hit!r})",
                 notice="That message was not passed to the panel: it contained instructions "
                 "aimed at the interview system. Please answer the question in your own words.",
             )
         if hit := _any(_ANSWER_REQUEST, norm):
             return RulesVerdict(
-                action="block", category="answer_request",
+                action="block",
+                category="answer_request",
                 reason=f"asked for answers or scores (pattern {hit!r})",
                 notice="The panel can't share answers or scores during the interview. "
                 "Clarifying questions about the problem are welcome.",
             )
         if hit := _any(_ABUSE, norm):
             return RulesVerdict(
-                action="block", category="abuse", reason=f"abusive language (pattern {hit!r})",
+                action="block",
+                category="abuse",
+                reason=f"abusive language (pattern {hit!r})",
                 notice="Please keep the conversation respectful.",
             )
         if _any(_OFF_TOPIC, norm) and not _on_topic(norm, topic):
             return RulesVerdict(
-                action="warn", category="off_topic", reason="answer unrelated to the question",
+                action="warn",
+                category="off_topic",
+                reason="answer unrelated to the question",
                 notice="Let's keep to the interview question.",
             )
         return RulesVerdict(action="allow", category="ok", reason="on-topic answer")
 
     async def assess_answer(
-        self, answer: str, topic: Topic, progress: dict[str, Any], *, max_follow_ups: int,
-        out_of_turns: bool, silent: bool,
+        self,
+        answer: str,
+        topic: Topic,
+        progress: dict[str, Any],
+        *,
+        max_follow_ups: int,
+        out_of_turns: bool,
+        silent: bool,
     ) -> TopicDecision:
         """Cover key points; complete the topic when covered, out of follow-ups or out of time."""
         coverage = cover(answer, topic.key_points) if not silent else None
@@ -166,21 +205,29 @@ class OfflineBrain:
         followups = {f.key_point for f in topic.follow_ups}
         # Prefer missed points the plan has a follow-up for, then any missed point.
         candidates = [k for k in missed if k not in probed]
-        probe = next((k for k in candidates if k in followups), candidates[0] if candidates else None)
+        probe = next(
+            (k for k in candidates if k in followups), candidates[0] if candidates else None
+        )
         silences = progress.get("silences", 0) + (1 if silent else 0)
         if out_of_turns:
             complete, reason = True, "the round is out of turns"
         elif not missed:
             complete, reason = True, "every key point is covered"
         elif len(progress.get("probed", [])) >= max_follow_ups or probe is None:
-            complete, reason = True, f"follow-up budget spent ({max_follow_ups}); {len(missed)} missed"
+            complete, reason = (
+                True,
+                f"follow-up budget spent ({max_follow_ups}); {len(missed)} missed",
+            )
         elif silences >= 2:
             complete, reason = True, "no answer after a nudge"
         else:
             complete, reason = False, f"{len(missed)} key point(s) missed; probing {probe}"
         return TopicDecision(
-            covered=covered, evidence=dict(coverage.evidence) if coverage else {},
-            complete=complete, reason=reason, probe=None if complete else probe,
+            covered=covered,
+            evidence=dict(coverage.evidence) if coverage else {},
+            complete=complete,
+            reason=reason,
+            probe=None if complete else probe,
         )
 
     async def pick_speaker(
@@ -195,11 +242,18 @@ class OfflineBrain:
             return (-len(wanted & set(p.focus)), asked_counts.get(p.id, 0), round_.panel.index(p))
 
         best = min(round_.panel, key=rank)
-        return SpeakerChoice(panelist_id=best.id, reason="closest focus to the topic's competencies")
+        return SpeakerChoice(
+            panelist_id=best.id, reason="closest focus to the topic's competencies"
+        )
 
     async def advise(
-        self, panelist: Panelist, task: dict[str, Any], topic: Topic | None,
-        progress: dict[str, Any] | None, handoff: str, activity: dict[str, Any] | None,
+        self,
+        panelist: Panelist,
+        task: dict[str, Any],
+        topic: Topic | None,
+        progress: dict[str, Any] | None,
+        handoff: str,
+        activity: dict[str, Any] | None,
     ) -> Advice:
         """Advice from the gaps: what is covered, what to probe, what earlier rounds found."""
         parts: list[str] = []
@@ -219,10 +273,16 @@ class OfflineBrain:
             parts.append(f"Code analysis: {activity.get('brief', '')}")
         if task["move"] == "redirect":
             parts.append("The candidate drifted off topic; bring them back to the question kindly.")
-        return Advice(text=" ".join(parts) or "Ask the question as written.", probe=probe, covered=covered)
+        return Advice(
+            text=" ".join(parts) or "Ask the question as written.", probe=probe, covered=covered
+        )
 
     async def reason(
-        self, panelist: Panelist, task: dict[str, Any], topic: Topic | None, advice: dict[str, Any],
+        self,
+        panelist: Panelist,
+        task: dict[str, Any],
+        topic: Topic | None,
+        advice: dict[str, Any],
         memory: dict[str, Any],
     ) -> Intent:
         """Take the master's task; choose the key point and what to look up."""
@@ -235,12 +295,18 @@ class OfflineBrain:
             f", probing {key_point}" if task["move"] == "follow_up" else ""
         )
         return Intent(
-            move=task["move"], key_point=key_point if task["move"] == "follow_up" else None,
-            query=query, note=note,
+            move=task["move"],
+            key_point=key_point if task["move"] == "follow_up" else None,
+            query=query,
+            note=note,
         )
 
     async def speak(
-        self, panelist: Panelist, intent: Intent, topic: Topic | None, round_: Round,
+        self,
+        panelist: Panelist,
+        intent: Intent,
+        topic: Topic | None,
+        round_: Round,
         scene: dict[str, Any],
     ) -> AsyncIterator[str]:
         """Compose the line from the persona's own phrases and the plan's questions; stream it."""
@@ -249,7 +315,11 @@ class OfflineBrain:
             yield chunk
 
     def _compose(
-        self, panelist: Panelist, intent: Intent, topic: Topic | None, round_: Round,
+        self,
+        panelist: Panelist,
+        intent: Intent,
+        topic: Topic | None,
+        round_: Round,
         scene: dict[str, Any],
     ) -> str:
         salt = (panelist.id, topic.id if topic else round_.id, scene.get("turn", 0), intent.move)
@@ -278,13 +348,20 @@ class OfflineBrain:
                 )
             return text
         if intent.move == "follow_up":
-            follow = next((f.question for f in topic.follow_ups if f.key_point == intent.key_point), None)
+            follow = next(
+                (f.question for f in topic.follow_ups if f.key_point == intent.key_point), None
+            )
             if follow is None:
-                follow = "What else would you consider here — edge cases, trade-offs, or what could go wrong?"
+                follow = (
+                    "What else would you consider here — edge cases, trade-offs, "
+                    "or what could go wrong?"
+                )
             warm = gained and panelist.strictness < 0.6
             return f"{ack} {probe} {follow}" if warm else f"{probe} {follow}"
         if intent.move == "nudge":
-            return f"Take your time. Would it help if I rephrased? The question was: {topic.question}"
+            return (
+                f"Take your time. Would it help if I rephrased? The question was: {topic.question}"
+            )
         if intent.move == "redirect":
             return f"Let's bring it back to the question, please. {topic.question}"
         if intent.move == "close":
@@ -292,7 +369,11 @@ class OfflineBrain:
         return ack
 
     async def reflect(
-        self, panelist: Panelist, intent: Intent, topic: Topic | None, progress: dict[str, Any] | None,
+        self,
+        panelist: Panelist,
+        intent: Intent,
+        topic: Topic | None,
+        progress: dict[str, Any] | None,
         answer: str,
     ) -> Reflection:
         """A private note of what the answer showed."""
@@ -301,7 +382,8 @@ class OfflineBrain:
         total = len(topic.key_points)
         covered = progress.get("covered", [])
         missed = [kp.id for kp in topic.key_points if kp.id not in covered]
-        observation = f"{topic.id}: {len(covered)}/{total} key points after {progress.get('answers', 0)} answer(s)"
+        answers = progress.get("answers", 0)
+        observation = f"{topic.id}: {len(covered)}/{total} key points after {answers} answer(s)"
         if missed:
             reflection = f"Gaps on {topic.id}: {', '.join(missed)}."
         else:
@@ -309,10 +391,14 @@ class OfflineBrain:
         return Reflection(observation=observation, reflection=reflection)
 
     async def evaluate(
-        self, panelist: Panelist, topic: Topic, round_: Round, progress: dict[str, Any],
+        self,
+        panelist: Panelist,
+        topic: Topic,
+        round_: Round,
+        progress: dict[str, Any],
         activity: dict[str, Any] | None,
     ) -> Evaluation:
-        """Score by coverage: unprompted coverage weighs more than coverage drawn out by follow-ups."""
+        """Score by coverage; unprompted coverage weighs more than coverage drawn out."""
         total = len(topic.key_points)
         first = progress.get("first_ratio") or 0.0
         final = len(progress.get("covered", [])) / total
@@ -335,8 +421,13 @@ class OfflineBrain:
         if notes:
             rationale += " " + " ".join(notes)
         return Evaluation(
-            panelist_id=panelist.id, topic_id=topic.id, scores=scores, evidence=evidence,
-            strengths=strengths, gaps=gaps, rationale=rationale,
+            panelist_id=panelist.id,
+            topic_id=topic.id,
+            scores=scores,
+            evidence=evidence,
+            strengths=strengths,
+            gaps=gaps,
+            rationale=rationale,
         )
 
     async def summarise_round(
@@ -374,7 +465,7 @@ class OfflineBrain:
         rationale = f"Mean round score {overall:.2f}/5, lowest round {lowest:.2f}/5."
         if flags:
             rationale += f" {len(flags)} integrity/rules flag(s) for a human to review."
-        return Recommendation(decision=decision, rationale=rationale)  # type: ignore[arg-type]
+        return Recommendation(decision=decision, rationale=rationale)
 
 
 def _adjust_for_code(effective: float, activity: dict[str, Any]) -> tuple[float, list[str]]:

@@ -15,8 +15,15 @@ from pydantic import BaseModel
 from .base import Brain
 
 _DECIDE = (
-    "check_rules", "assess_answer", "pick_speaker", "advise", "reason", "reflect", "evaluate",
-    "summarise_round", "recommend",
+    "check_rules",
+    "assess_answer",
+    "pick_speaker",
+    "advise",
+    "reason",
+    "reflect",
+    "evaluate",
+    "summarise_round",
+    "recommend",
 )
 
 
@@ -80,12 +87,18 @@ class ReplayBrain:
             raise AttributeError(method)
         from . import decisions as models
 
-        model: type[BaseModel] = {
-            "check_rules": models.RulesVerdict, "assess_answer": models.TopicDecision,
-            "pick_speaker": models.SpeakerChoice, "advise": models.Advice,
-            "reason": models.Intent, "reflect": models.Reflection, "evaluate": models.Evaluation,
-            "summarise_round": models.RoundSummary, "recommend": models.Recommendation,
-        }[method]
+        models_by_method: dict[str, type[BaseModel]] = {
+            "check_rules": models.RulesVerdict,
+            "assess_answer": models.TopicDecision,
+            "pick_speaker": models.SpeakerChoice,
+            "advise": models.Advice,
+            "reason": models.Intent,
+            "reflect": models.Reflection,
+            "evaluate": models.Evaluation,
+            "summarise_round": models.RoundSummary,
+            "recommend": models.Recommendation,
+        }
+        model = models_by_method[method]
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             return model.model_validate(self._take(method))

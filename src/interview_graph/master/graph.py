@@ -22,7 +22,9 @@ from .nodes import (
 from .state import InterviewState
 
 
-def build_interview_graph() -> StateGraph[InterviewState, InterviewContext, InterviewState, InterviewState]:
+def build_interview_graph() -> StateGraph[
+    InterviewState, InterviewContext, InterviewState, InterviewState
+]:
     """Return the uncompiled interview graph (compile it with or without a checkpointer)."""
     builder = StateGraph(InterviewState, context_schema=InterviewContext)
     builder.add_node("open_round", open_round)

@@ -32,13 +32,26 @@ MAX_ACTIVITY_PER_ROUND = 500
 
 
 async def _log(
-    svc: Services, runtime: Runtime[Any], key: str, kind: str, *, public: bool,
-    round_id: str | None = None, speaker: str | None = None, text: str = "",
+    svc: Services,
+    runtime: Runtime[Any],
+    key: str,
+    kind: str,
+    *,
+    public: bool,
+    round_id: str | None = None,
+    speaker: str | None = None,
+    text: str = "",
     data: dict[str, Any] | None = None,
 ) -> None:
     event = await svc.log.append(
-        interview_id(runtime), key, kind, visibility="public" if public else "private",
-        round_id=round_id, speaker=speaker, text=text, data=data,
+        interview_id(runtime),
+        key,
+        kind,
+        visibility="public" if public else "private",
+        round_id=round_id,
+        speaker=speaker,
+        text=text,
+        data=data,
     )
     runtime.stream_writer({"type": "event", "event": event.model_dump()})
 
@@ -62,26 +75,55 @@ async def open_round(
         return Command(goto="finish")
     round_ = svc.plan.rounds[index]
     if index == 0:
-        await _log(svc, runtime, "interview:start", "interview_started", public=True, data={
-            "plan": svc.plan.id, "title": svc.plan.title, "role": svc.plan.role,
-            "engine": svc.brain.name, "rounds": [r.title for r in svc.plan.rounds],
-        })
+        await _log(
+            svc,
+            runtime,
+            "interview:start",
+            "interview_started",
+            public=True,
+            data={
+                "plan": svc.plan.id,
+                "title": svc.plan.title,
+                "role": svc.plan.role,
+                "engine": svc.brain.name,
+                "rounds": [r.title for r in svc.plan.rounds],
+            },
+        )
     handoff = " ".join(r["summary"] for r in state.get("results", []))
     memories = dict(state.get("memories", {}))
     for p in round_.panel:
         memories[p.id] = {**(memories.get(p.id) or empty_memory(p.id)), "handoff": handoff}
-    await _log(svc, runtime, f"{round_.id}:open", "round_started", public=True, round_id=round_.id,
-               data={"index": index, "title": round_.title, "description": round_.description,
-                     "panel": [{"id": p.id, "name": p.name, "title": p.title} for p in round_.panel]})
+    await _log(
+        svc,
+        runtime,
+        f"{round_.id}:open",
+        "round_started",
+        public=True,
+        round_id=round_.id,
+        data={
+            "index": index,
+            "title": round_.title,
+            "description": round_.description,
+            "panel": [{"id": p.id, "name": p.name, "title": p.title} for p in round_.panel],
+        },
+    )
     first = round_.topics[0]
-    return Command(goto="pick_speaker", update={
-        "round_turns": 0, "activity_count": 0, "topic_index": 0,
-        "progress": new_progress(first.id), "closing": None, "activity": None, "memories": memories,
-        "agenda": [
-            {"move": "introduce", "panelist_id": round_.panel[0].id, "topic_id": None},
-            {"move": "ask", "panelist_id": None, "topic_id": first.id},
-        ],
-    })
+    return Command(
+        goto="pick_speaker",
+        update={
+            "round_turns": 0,
+            "activity_count": 0,
+            "topic_index": 0,
+            "progress": new_progress(first.id),
+            "closing": None,
+            "activity": None,
+            "memories": memories,
+            "agenda": [
+                {"move": "introduce", "panelist_id": round_.panel[0].id, "topic_id": None},
+                {"move": "ask", "panelist_id": None, "topic_id": first.id},
+            ],
+        },
+    )
 
 
 def _round_over(state: InterviewState, round_: Round) -> bool:
@@ -108,7 +150,7 @@ async def pick_speaker(
         choice = await svc.brain.pick_speaker(round_, topic, state.get("asked_counts", {}))
         task["panelist_id"] = choice.panelist_id
     if task["move"] == "ask" and state.get("progress"):
-        update["progress"] = {**state["progress"], "owner": task["panelist_id"]}
+        update["progress"] = {**(state.get("progress") or {}), "owner": task["panelist_id"]}
     update["task"] = task
     return Command(goto="advise", update=update)
 
@@ -123,13 +165,25 @@ async def advise(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]
     memory = state.get("memories", {}).get(task["panelist_id"], {})
     activity = state.get("activity")
     advice = await svc.brain.advise(
-        round_.panelist(task["panelist_id"]), task, topic, progress, memory.get("handoff", ""),
+        round_.panelist(task["panelist_id"]),
+        task,
+        topic,
+        progress,
+        memory.get("handoff", ""),
         activity,
     )
     line = state.get("lines", 0) + 1
-    await _log(svc, runtime, f"{round_.id}:line{line}:advice", "advice", public=False,
-               round_id=round_.id, speaker="master", text=advice.text,
-               data={"to": task["panelist_id"], "move": task["move"]})
+    await _log(
+        svc,
+        runtime,
+        f"{round_.id}:line{line}:advice",
+        "advice",
+        public=False,
+        round_id=round_.id,
+        speaker="master",
+        text=advice.text,
+        data={"to": task["panelist_id"], "move": task["move"]},
+    )
     return {"advice": advice.model_dump()}
 
 
@@ -154,25 +208,35 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
         activity = state.get("activity")
         inbox = state.get("inbox") or {}
         line = state.get("lines", 0) + 1
-        out = await panelist_graph.ainvoke({
-            "panelist_id": pid, "round_id": round_.id, "topic_id": topic_id, "task": task,
-            "advice": state.get("advice") or {}, "memory": memory,
-            "progress": _progress_for(state, topic_id),
-            "answer": inbox.get("text", "") if inbox.get("kind") == "message" else "",
-            "scene": {
-                "turn": state.get("turn", 0),
-                "returning": any(r != round_.id for r in memory.get("rounds", [])),
-                "after_answer": bool(task.get("after_answer")),
-                "topic_number": state.get("topic_index", 0) + 1,
-                "gained": (_progress_for(state, topic_id) or {}).get("last_gain", 0),
-            },
-            "activity": activity if activity and activity.get("question_id") == topic_id else None,
-            "key": f"{round_.id}:line{line}",
-        })
+        out = await panelist_graph.ainvoke(
+            {
+                "panelist_id": pid,
+                "round_id": round_.id,
+                "topic_id": topic_id,
+                "task": task,
+                "advice": state.get("advice") or {},
+                "memory": memory,
+                "progress": _progress_for(state, topic_id),
+                "answer": inbox.get("text", "") if inbox.get("kind") == "message" else "",
+                "scene": {
+                    "turn": state.get("turn", 0),
+                    "returning": any(r != round_.id for r in memory.get("rounds", [])),
+                    "after_answer": bool(task.get("after_answer")),
+                    "topic_number": state.get("topic_index", 0) + 1,
+                    "gained": (_progress_for(state, topic_id) or {}).get("last_gain", 0),
+                },
+                "activity": activity
+                if activity and activity.get("question_id") == topic_id
+                else None,
+                "key": f"{round_.id}:line{line}",
+            }
+        )
         update: dict[str, Any] = {
             "lines": line,
             "memories": {**state.get("memories", {}), pid: out["memory"]},
-            "recent": capped(state.get("recent", []), {"speaker": pid, "text": out["said"]}, RECENT),
+            "recent": capped(
+                state.get("recent", []), {"speaker": pid, "text": out["said"]}, RECENT
+            ),
         }
         if task["move"] == "ask":
             counts = dict(state.get("asked_counts", {}))
@@ -180,9 +244,17 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
             update["asked_counts"] = counts
         if out["evaluation"] is not None:
             # Evaluations go to the log, not to state: they grow with the interview.
-            await _log(svc, runtime, f"{round_.id}:line{line}:evaluation", "evaluation",
-                       public=False, round_id=round_.id, speaker=pid,
-                       text=out["evaluation"]["rationale"], data=out["evaluation"])
+            await _log(
+                svc,
+                runtime,
+                f"{round_.id}:line{line}:evaluation",
+                "evaluation",
+                public=False,
+                round_id=round_.id,
+                speaker=pid,
+                text=out["evaluation"]["rationale"],
+                data=out["evaluation"],
+            )
         return update
 
     return panelist
@@ -210,8 +282,16 @@ async def await_candidate(
     turn = state.get("turn", 0) + 1
     inbox, error = parse_input(value)
     if inbox is None:
-        await _log(svc, runtime, f"in:{turn}", "input_rejected", public=True, round_id=round_.id,
-                   text=f"Input not accepted: {error}", data={"error": error})
+        await _log(
+            svc,
+            runtime,
+            f"in:{turn}",
+            "input_rejected",
+            public=True,
+            round_id=round_.id,
+            text=f"Input not accepted: {error}",
+            data={"error": error},
+        )
         return Command(goto="pick_speaker", update={"turn": turn, "agenda": []})
     kind = inbox["kind"]
     text = inbox.get("text", "") if kind == "message" else ""
@@ -220,11 +300,22 @@ async def await_candidate(
         data["lines"] = len(inbox["code"].splitlines())
         if inbox["action"] == "submit":
             data["code"] = inbox["code"]
-    await _log(svc, runtime, f"in:{turn}", f"candidate_{kind}", public=True, round_id=round_.id,
-               speaker="candidate", text=text, data=data)
+    await _log(
+        svc,
+        runtime,
+        f"in:{turn}",
+        f"candidate_{kind}",
+        public=True,
+        round_id=round_.id,
+        speaker="candidate",
+        text=text,
+        data=data,
+    )
     update: dict[str, Any] = {"turn": turn, "inbox": inbox, "agenda": []}
     if kind == "message":
-        update["recent"] = capped(state.get("recent", []), {"speaker": "candidate", "text": text}, RECENT)
+        update["recent"] = capped(
+            state.get("recent", []), {"speaker": "candidate", "text": text}, RECENT
+        )
     return Command(goto="check_rules", update=update)
 
 
@@ -243,25 +334,52 @@ async def check_rules(
     turn = state.get("turn", 0)
     kind = inbox.get("kind")
     if kind == "control":
-        await _log(svc, runtime, f"in:{turn}:end", "interview_ending", public=True,
-                   round_id=round_.id, text="The candidate ended the interview.")
+        await _log(
+            svc,
+            runtime,
+            f"in:{turn}:end",
+            "interview_ending",
+            public=True,
+            round_id=round_.id,
+            text="The candidate ended the interview.",
+        )
         return Command(goto="close_round", update={"ended": True})
     if kind == "integrity":
         return Command(goto="pick_speaker", update=_integrity(state, round_.id, inbox))
     if state.get("activity_count", 0) >= MAX_ACTIVITY_PER_ROUND and kind == "code":
         return Command(goto="pick_speaker", update={})
     text = inbox.get("code", "") if kind == "code" else inbox.get("text", "")
-    verdict: RulesVerdict = await svc.brain.check_rules(text, _topic(round_, state), source=kind or "")
+    verdict: RulesVerdict = await svc.brain.check_rules(
+        text, _topic(round_, state), source=kind or ""
+    )
     update: dict[str, Any] = {"verdict": verdict.model_dump()}
     if verdict.action != "allow" or verdict.category not in ("ok", "silence"):
-        update["flags"] = _flag(state, round_.id, verdict.category,
-                                f"{verdict.reason}; input: {text[:160]!r}")
-        await _log(svc, runtime, f"in:{turn}:rules", "rules_flag", public=False, round_id=round_.id,
-                   speaker="master", text=verdict.reason, data={"category": verdict.category})
+        update["flags"] = _flag(
+            state, round_.id, verdict.category, f"{verdict.reason}; input: {text[:160]!r}"
+        )
+        await _log(
+            svc,
+            runtime,
+            f"in:{turn}:rules",
+            "rules_flag",
+            public=False,
+            round_id=round_.id,
+            speaker="master",
+            text=verdict.reason,
+            data={"category": verdict.category},
+        )
     if verdict.notice:
-        await _log(svc, runtime, f"in:{turn}:warning", "rules_warning", public=True,
-                   round_id=round_.id, speaker="master", text=verdict.notice,
-                   data={"category": verdict.category})
+        await _log(
+            svc,
+            runtime,
+            f"in:{turn}:warning",
+            "rules_warning",
+            public=True,
+            round_id=round_.id,
+            speaker="master",
+            text=verdict.notice,
+            data={"category": verdict.category},
+        )
     if kind == "code":
         return Command(goto="analyse_activity", update=update)
     if verdict.action == "block":
@@ -275,11 +393,14 @@ def _integrity(state: InterviewState, round_id: str, inbox: dict[str, Any]) -> d
     update: dict[str, Any] = {"activity_count": state.get("activity_count", 0) + 1}
     signal = inbox["signal"]
     if signal == "paste" and inbox.get("size", 0) >= LARGE_PASTE_CHARS:
-        update["flags"] = _flag(state, round_id, "large_paste", f"pasted {inbox['size']} characters")
+        update["flags"] = _flag(
+            state, round_id, "large_paste", f"pasted {inbox['size']} characters"
+        )
     elif signal in ("tab_visible", "focus") and inbox.get("duration_ms", 0) >= LONG_HIDDEN_MS:
         what = "tab hidden" if signal == "tab_visible" else "window unfocused"
-        update["flags"] = _flag(state, round_id, "long_absence",
-                                f"{what} for {inbox['duration_ms'] / 1000:.0f} s")
+        update["flags"] = _flag(
+            state, round_id, "long_absence", f"{what} for {inbox['duration_ms'] / 1000:.0f} s"
+        )
     return update
 
 
@@ -296,24 +417,49 @@ def make_activity_node(activity_graph: CompiledStateGraph[Any, Any, Any, Any]) -
         previous = state.get("activity")
         if previous and previous.get("question_id") != question_id:
             previous = None
-        out = await activity_graph.ainvoke({
-            "round_id": round_.id, "question_id": question_id, "action": inbox["action"],
-            "code": inbox["code"], "language": inbox.get("language", "python"), "previous": previous,
-        })
+        out = await activity_graph.ainvoke(
+            {
+                "round_id": round_.id,
+                "question_id": question_id,
+                "action": inbox["action"],
+                "code": inbox["code"],
+                "language": inbox.get("language", "python"),
+                "previous": previous,
+            }
+        )
         analysis = out["analysis"]
         turn = state.get("turn", 0)
-        await _log(svc, runtime, f"in:{turn}:brief", "activity_brief", public=False,
-                   round_id=round_.id, speaker="activity", text=analysis["brief"],
-                   data={"question_id": question_id, "action": inbox["action"]})
+        await _log(
+            svc,
+            runtime,
+            f"in:{turn}:brief",
+            "activity_brief",
+            public=False,
+            round_id=round_.id,
+            speaker="activity",
+            text=analysis["brief"],
+            data={"question_id": question_id, "action": inbox["action"]},
+        )
         if inbox["action"] in ("run", "submit"):
-            await _log(svc, runtime, f"in:{turn}:result", "code_result", public=True,
-                       round_id=round_.id, speaker="activity", text=analysis["visible"]["message"],
-                       data={"question_id": question_id, **analysis["visible"]})
+            await _log(
+                svc,
+                runtime,
+                f"in:{turn}:result",
+                "code_result",
+                public=True,
+                round_id=round_.id,
+                speaker="activity",
+                text=analysis["visible"]["message"],
+                data={"question_id": question_id, **analysis["visible"]},
+            )
         flags = state.get("flags", [])
         for item in analysis["integrity"]:
             flags = capped(flags, {"round_id": round_.id, "turn": turn, **item}, FLAGS)
-        return {"activity": analysis, "flags": flags,
-                "activity_count": state.get("activity_count", 0) + 1}
+        return {
+            "activity": analysis,
+            "flags": flags,
+            "activity_count": state.get("activity_count", 0) + 1,
+        }
 
     return analyse_activity
 
@@ -329,8 +475,12 @@ async def complete_topic(state: InterviewState, runtime: Runtime[Any]) -> dict[s
     round_turns = state.get("round_turns", 0) + 1
     out_of_turns = round_turns >= round_.rules.max_turns
     decision = await svc.brain.assess_answer(
-        (state.get("inbox") or {}).get("text", ""), topic, progress,
-        max_follow_ups=round_.rules.max_follow_ups, out_of_turns=out_of_turns, silent=silent,
+        (state.get("inbox") or {}).get("text", ""),
+        topic,
+        progress,
+        max_follow_ups=round_.rules.max_follow_ups,
+        out_of_turns=out_of_turns,
+        silent=silent,
     )
     if not silent:
         progress["answers"] += 1
@@ -343,11 +493,18 @@ async def complete_topic(state: InterviewState, runtime: Runtime[Any]) -> dict[s
     owner = progress["owner"]
     update: dict[str, Any] = {"round_turns": round_turns}
     if not decision.complete:
-        move = "nudge" if silent else "redirect" if verdict.get("category") == "off_topic" else "follow_up"
+        move = (
+            "nudge"
+            if silent
+            else "redirect"
+            if verdict.get("category") == "off_topic"
+            else "follow_up"
+        )
         if move == "follow_up" and decision.probe:
             progress["probed"] = [*progress["probed"], decision.probe]
-        update["agenda"] = [{"move": move, "panelist_id": owner, "topic_id": topic.id,
-                             "key_point": decision.probe}]
+        update["agenda"] = [
+            {"move": move, "panelist_id": owner, "topic_id": topic.id, "key_point": decision.probe}
+        ]
         update["progress"] = progress
         return update
     agenda: list[dict[str, Any]] = [{"move": "close", "panelist_id": owner, "topic_id": topic.id}]
@@ -359,13 +516,23 @@ async def complete_topic(state: InterviewState, runtime: Runtime[Any]) -> dict[s
     else:
         update["progress"] = None
     update.update(closing=progress, agenda=agenda)
-    await _log(svc, runtime, f"in:{state.get('turn', 0)}:topic", "topic_completed", public=False,
-               round_id=round_.id, speaker="master", text=decision.reason,
-               data={"topic_id": topic.id, "covered": progress["covered"]})
+    await _log(
+        svc,
+        runtime,
+        f"in:{state.get('turn', 0)}:topic",
+        "topic_completed",
+        public=False,
+        round_id=round_.id,
+        speaker="master",
+        text=decision.reason,
+        data={"topic_id": topic.id, "covered": progress["covered"]},
+    )
     return update
 
 
-async def close_round(state: InterviewState, runtime: Runtime[Any]) -> Command[Literal["open_round"]]:
+async def close_round(
+    state: InterviewState, runtime: Runtime[Any]
+) -> Command[Literal["open_round"]]:
     """Merge the round's evaluations, summarise it for the next panel, move on."""
     svc = await services(runtime)
     round_ = _round(svc, state)
@@ -373,23 +540,60 @@ async def close_round(state: InterviewState, runtime: Runtime[Any]) -> Command[L
     # The latest evaluation per topic and panelist is the one that counts.
     latest = {f"{e.data['topic_id']}/{e.data['panelist_id']}": e.data for e in logged}
     result = await merge_round(svc, round_, list(latest.values()))
-    await _log(svc, runtime, f"{round_.id}:close", "round_ended", public=True, round_id=round_.id,
-               data={"index": state.get("round_index", 0), "title": round_.title})
-    await _log(svc, runtime, f"{round_.id}:summary", "round_summary", public=False,
-               round_id=round_.id, speaker="master", text=result["summary"], data=result)
-    return Command(goto="open_round", update={
-        "results": [*state.get("results", []), result],
-        "round_index": state.get("round_index", 0) + 1,
-        "progress": None, "closing": None, "agenda": [], "task": None, "activity": None,
-    })
+    await _log(
+        svc,
+        runtime,
+        f"{round_.id}:close",
+        "round_ended",
+        public=True,
+        round_id=round_.id,
+        data={"index": state.get("round_index", 0), "title": round_.title},
+    )
+    await _log(
+        svc,
+        runtime,
+        f"{round_.id}:summary",
+        "round_summary",
+        public=False,
+        round_id=round_.id,
+        speaker="master",
+        text=result["summary"],
+        data=result,
+    )
+    return Command(
+        goto="open_round",
+        update={
+            "results": [*state.get("results", []), result],
+            "round_index": state.get("round_index", 0) + 1,
+            "progress": None,
+            "closing": None,
+            "agenda": [],
+            "task": None,
+            "activity": None,
+        },
+    )
 
 
 async def finish(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Final evaluation: merge every round's results into the report."""
     svc = await services(runtime)
     report = await build_report(svc, state)
-    await _log(svc, runtime, "interview:report", "report", public=False, speaker="master",
-               text=report["recommendation"]["rationale"], data=report)
-    await _log(svc, runtime, "interview:end", "interview_ended", public=True,
-               data={"rounds_completed": len(state.get("results", []))})
+    await _log(
+        svc,
+        runtime,
+        "interview:report",
+        "report",
+        public=False,
+        speaker="master",
+        text=report["recommendation"]["rationale"],
+        data=report,
+    )
+    await _log(
+        svc,
+        runtime,
+        "interview:end",
+        "interview_ended",
+        public=True,
+        data={"rounds_completed": len(state.get("results", []))},
+    )
     return {"report": report}

@@ -9,10 +9,14 @@ from .nodes import consult_knowledge, evaluate, reason, reflect, respond
 from .state import PanelistInput, PanelistOutput, PanelistState
 
 
-def build_panelist_graph() -> StateGraph[PanelistState, InterviewContext, PanelistInput, PanelistOutput]:
-    """Return the uncompiled panelist subgraph: reason → knowledge → respond → reflect → evaluate."""
+def build_panelist_graph() -> StateGraph[
+    PanelistState, InterviewContext, PanelistInput, PanelistOutput
+]:
+    """Return the uncompiled subgraph: reason → knowledge → respond → reflect → evaluate."""
     builder = StateGraph(
-        PanelistState, context_schema=InterviewContext, input_schema=PanelistInput,
+        PanelistState,
+        context_schema=InterviewContext,
+        input_schema=PanelistInput,
         output_schema=PanelistOutput,
     )
     builder.add_node("reason", reason)

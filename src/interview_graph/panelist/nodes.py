@@ -25,7 +25,11 @@ async def reason(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
     round_ = svc.plan.round(state["round_id"])
     topic = round_.topic(state["topic_id"]) if state["topic_id"] else None
     intent = await svc.brain.reason(
-        round_.panelist(state["panelist_id"]), state["task"], topic, state["advice"], state["memory"]
+        round_.panelist(state["panelist_id"]),
+        state["task"],
+        topic,
+        state["advice"],
+        state["memory"],
     )
     return {"intent": intent.model_dump()}
 
@@ -36,7 +40,9 @@ async def consult_knowledge(state: PanelistState, runtime: Runtime[Any]) -> dict
     query = state["intent"].get("query", "")
     if not query:
         return {"notes": []}
-    topic = svc.plan.round(state["round_id"]).topic(state["topic_id"]) if state["topic_id"] else None
+    topic = (
+        svc.plan.round(state["round_id"]).topic(state["topic_id"]) if state["topic_id"] else None
+    )
     hits = await svc.knowledge.search(query, list(topic.knowledge_tags) if topic else None)
     return {"notes": [{"doc": h.doc_id, "title": h.title, "snippet": h.snippet} for h in hits]}
 
@@ -57,10 +63,18 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
         )
     said = "".join(parts).strip()
     event = await svc.log.append(
-        interview_id(runtime), key, "message", visibility="public", round_id=round_.id,
+        interview_id(runtime),
+        key,
+        "message",
+        visibility="public",
+        round_id=round_.id,
         speaker=panelist.id,
         text=said,
-        data={"move": intent.move, "question_id": topic.id if topic else None, "name": panelist.name},
+        data={
+            "move": intent.move,
+            "question_id": topic.id if topic else None,
+            "name": panelist.name,
+        },
     )
     runtime.stream_writer({"type": "event", "event": event.model_dump()})
     return {"said": said}
@@ -94,7 +108,10 @@ async def evaluate(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any
     svc = await services(runtime)
     round_ = svc.plan.round(state["round_id"])
     evaluation = await svc.brain.evaluate(
-        round_.panelist(state["panelist_id"]), round_.topic(state["topic_id"]), round_,
-        state["progress"], state["activity"],
+        round_.panelist(state["panelist_id"]),
+        round_.topic(state["topic_id"]),
+        round_,
+        state["progress"],
+        state["activity"],
     )
     return {"evaluation": evaluation.model_dump()}

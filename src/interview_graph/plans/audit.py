@@ -85,7 +85,9 @@ def audit_plan(plan: InterviewPlan) -> list[str]:
                     )
             missing_tags = [tag for tag in t.knowledge_tags if tag not in doc_tags]
             if missing_tags:
-                problems.append(f"{where}: knowledge_tags {missing_tags} match no knowledge document")
+                problems.append(
+                    f"{where}: knowledge_tags {missing_tags} match no knowledge document"
+                )
             if t.kind is QuestionKind.CODING and t.coding is not None:
                 problems += _audit_coding(where, t.coding)
     return problems
@@ -109,7 +111,8 @@ def _audit_coding(where: str, spec: CodingSpec) -> list[str]:
         # verbatim, and that is what the verbatim-copy integrity signal must catch.
         if approach.code and canonical(approach.code) == canonical(spec.solutions.strong):
             problems.append(
-                f"{where}: strong solution is a verbatim copy of reference approach {approach.name!r}"
+                f"{where}: strong solution is a verbatim copy of reference approach "
+                f"{approach.name!r}"
             )
     return problems
 

@@ -24,7 +24,9 @@ class PlanError(ValueError):
     def __init__(self, path: Path, problems: list[str]) -> None:
         self.path = path
         self.problems = problems
-        super().__init__(f"{path}: invalid interview plan\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__(
+            f"{path}: invalid interview plan\n" + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
@@ -43,7 +45,9 @@ def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
         line = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             node = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
         else:
             node = None

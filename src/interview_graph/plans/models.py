@@ -45,9 +45,13 @@ class Panelist(_Model):
     id: Ident
     name: Text
     title: Text
-    traits: list[Text] = Field(min_length=1, description="Personality traits, e.g. warm, sceptical.")
+    traits: list[Text] = Field(
+        min_length=1, description="Personality traits, e.g. warm, sceptical."
+    )
     speaking_style: Text
-    focus: list[Ident] = Field(min_length=1, description="Competency ids this panelist cares about.")
+    focus: list[Ident] = Field(
+        min_length=1, description="Competency ids this panelist cares about."
+    )
     strictness: float = Field(ge=0.0, le=1.0, description="0 lenient … 1 exacting.")
     acknowledgements: list[Text] = Field(
         min_length=2, description="Short lines this persona uses to acknowledge an answer."
@@ -62,7 +66,9 @@ class KeyPoint(_Model):
 
     id: Ident
     text: Text = Field(description="The point, written as a strong candidate would say it.")
-    phrases: list[Text] = Field(min_length=1, description="Lower-case phrases/synonyms that evidence it.")
+    phrases: list[Text] = Field(
+        min_length=1, description="Lower-case phrases/synonyms that evidence it."
+    )
 
 
 class FollowUp(_Model):
@@ -97,7 +103,9 @@ class ReferenceApproach(_Model):
 
     name: Text
     complexity: Text
-    markers: list[Text] = Field(min_length=1, description="Code fragments typical of this approach.")
+    markers: list[Text] = Field(
+        min_length=1, description="Code fragments typical of this approach."
+    )
     code: str = ""
 
 
@@ -119,7 +127,9 @@ class Topic(_Model):
     id: Ident
     kind: QuestionKind
     question: Text
-    panelist: Ident | None = Field(default=None, description="Who asks it; picked by focus if omitted.")
+    panelist: Ident | None = Field(
+        default=None, description="Who asks it; picked by focus if omitted."
+    )
     competencies: list[Ident] = Field(min_length=1)
     key_points: list[KeyPoint] = Field(min_length=2)
     follow_ups: list[FollowUp] = Field(default_factory=list)
