@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PLAN ?= backend_engineer
 CANDIDATE ?= strong
 
-.PHONY: setup run test lint clean
+.PHONY: setup sandbox run test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,7 +14,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-setup: $(VENV)/.installed
+# The code sandbox needs bubblewrap (Debian package); install it when we can (root + apt).
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "warning: bubblewrap (bwrap) is missing: code will not be executed. Install package 'bubblewrap'."; \
+	  fi; }
+
+setup: $(VENV)/.installed sandbox
 
 run: setup
 	$(BIN)/interview-sim simulate --plan $(PLAN) --candidate $(CANDIDATE) --out report.json

@@ -285,7 +285,13 @@ async def test_candidate_reads_answers_and_acts(rt: Runtime[Any]) -> None:
     assert state["reply"]["text"] == T0.sample_answers.strong and state["reply"]["code"]
     state |= await candidate.act(state, rt)
     kinds = [(i["kind"], i.get("action")) for i in state["inputs"]]
-    assert kinds == [("code", "edit"), ("code", "edit"), ("code", "submit"), ("message", None)]
+    assert kinds == [
+        ("code", "edit"),
+        ("code", "edit"),
+        ("code", "run"),
+        ("code", "submit"),
+        ("message", None),
+    ]
     follow = {
         **payload,
         "recent": [{"speaker": T0.panelist, "text": "Hm. " + T0.follow_ups[0].question}],

@@ -194,3 +194,26 @@ def test_panelist_memory_persists_across_rounds() -> None:
         e for e in events if e.kind == "message" and e.round_id == second and e.speaker == returning
     )
     assert "again" in intro.text or intro.data["move"] != "introduce"
+
+
+def test_coding_round_shows_real_test_results_and_a_panel_brief() -> None:
+    plan = resolve_plan("backend_engineer")
+    coding = plan.rounds[0]
+    strong_events = played("backend_engineer", "strong")[1]
+    results = [e for e in strong_events if e.kind == "code_result"]
+    assert results, "run and submit produce results for the candidate"
+    for event in results:
+        topic = coding.topic(event.data["question_id"])
+        assert topic.coding is not None
+        assert len(event.data["tests"]) == len(topic.coding.visible_tests), "visible tests only"
+        assert all(t["passed"] for t in event.data["tests"])
+    weak_events = played("backend_engineer", "weak")[1]
+    briefs = [e for e in weak_events if e.kind == "activity_brief" and "Tests:" in e.text]
+    assert briefs and all(e.visibility == "private" for e in briefs)
+    assert any("Failing:" in e.text and "hidden)" in e.text for e in briefs)
+    report = played("backend_engineer", "weak")[0]
+    progress = report["rounds"][0]["coding"]
+    assert set(progress) == {t.id for t in coding.topics if t.coding}
+    for item in progress.values():
+        assert item["runs"] >= 1 and item["submits"] >= 1
+        assert item["tests"]["passed"] < item["tests"]["total"]

@@ -50,6 +50,7 @@ class RoundResult(BaseModel):
     panelists: list[PanelistResult]
     topics_assessed: list[str]
     topics_not_reached: list[str]
+    coding: dict[str, dict[str, Any]] = {}
     strengths: list[str]
     gaps: list[str]
     summary: str
@@ -73,7 +74,10 @@ class Report(BaseModel):
 
 
 async def merge_round(
-    svc: Services, round_: Round, evaluations: list[dict[str, Any]]
+    svc: Services,
+    round_: Round,
+    evaluations: list[dict[str, Any]],
+    coding: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Merge this round's evaluations (latest per topic and panelist) into a RoundResult dict."""
     evals = [Evaluation.model_validate(v) for v in evaluations]
@@ -120,6 +124,9 @@ async def merge_round(
         panelists=panelists,
         topics_assessed=assessed,
         topics_not_reached=[t.id for t in round_.topics if t.id not in assessed],
+        # Per coding question: snapshots, runs, submits, big rewrites, the snapshot at which
+        # every visible test first passed, and the last test counts.
+        coding=coding or {},
         strengths=summary.strengths,
         gaps=summary.gaps,
         summary=summary.text,

@@ -10,7 +10,8 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ..context import services
+from ..context import interview_id, services
+from . import sandbox
 from .state import ActivityState
 from .static import analyse, resemblance
 
@@ -25,6 +26,46 @@ async def interpret_code(state: ActivityState, runtime: Runtime[Any]) -> dict[st
     if state["language"] != "python":
         return {"facts": {"unsupported": f"{state['language']} is not analysed; Python only"}}
     return {"facts": asdict(analyse(state["code"], spec))}
+
+
+async def execute_code(state: ActivityState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Run the code in the sandbox: visible tests on run, visible and hidden on submit."""
+    svc = await services(runtime)
+    spec = _spec(svc.plan, state)
+    facts = state["facts"]
+    if (
+        spec is None
+        or state["action"] == "edit"
+        or facts.get("syntax_error")
+        or "unsupported" in facts
+    ):
+        return {"execution": None}
+    tests = [
+        (t.name or f"visible {i + 1}", False, list(t.args), t.expected)
+        for i, t in enumerate(spec.visible_tests)
+    ]
+    if state["action"] == "submit":
+        tests += [
+            (t.name or f"hidden {i + 1}", True, list(t.args), t.expected)
+            for i, t in enumerate(spec.hidden_tests)
+        ]
+    result = await sandbox.run_tests(
+        state["code"],
+        state["language"],
+        spec.function_name,
+        tests,
+        interview_id=interview_id(runtime),
+    )
+    return {
+        "execution": {
+            "status": result.status,
+            "message": result.message,
+            "sandbox": result.sandbox,
+            "duration_ms": round(result.duration_ms, 1),
+            "output": result.output[-1000:],
+            "tests": [vars(t) for t in result.tests],
+        }
+    }
 
 
 async def compare_to_question(state: ActivityState, runtime: Runtime[Any]) -> dict[str, Any]:
@@ -71,6 +112,14 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
     progress["snapshots"] += 1
     progress["runs"] += state["action"] == "run"
     progress["submits"] += state["action"] == "submit"
+    counts = _counts(state.get("execution"))
+    if (
+        counts
+        and counts["visible_passed"] == counts["visible_total"]
+        and "first_green" not in progress
+    ):
+        # Snapshot number at which every visible test first passed: progress for the report.
+        progress["first_green"] = progress["snapshots"]
     old_lines = previous.get("lines", 0)
     if old_lines and abs(facts.get("lines", 0) - old_lines) > max(8, old_lines // 2):
         progress["rewrites"] += 1
@@ -81,7 +130,8 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
         brief = f"Code does not parse ({facts['syntax_error']})."
         visible = {"status": "syntax_error", "message": facts["syntax_error"]}
     else:
-        parts = [
+        parts = _execution_brief(state.get("execution"))
+        parts += [
             f"Defines {', '.join(facts['functions']) or 'no functions'}"
             + ("" if facts.get("has_function") else " (required function missing)")
             + ".",
@@ -97,10 +147,7 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
         if facts.get("style"):
             parts.append(f"Style: {'; '.join(facts['style'][:2])}.")
         brief = " ".join(parts)
-        visible = {
-            "status": "parsed",
-            "message": "Code received. Tests run in the sandbox when available.",
-        }
+        visible = _visible_results(state.get("execution"))
     analysis = {
         "question_id": state["question_id"],
         "round_id": state["round_id"],
@@ -111,7 +158,7 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
         "approach": fit.get("approach"),
         "approach_optimal": fit.get("approach_optimal", False),
         "style": facts.get("style", []),
-        "tests": None,
+        "tests": _counts(state.get("execution")),
         "integrity": fit.get("integrity", []),
         "brief": brief,
         "visible": visible,
@@ -128,3 +175,79 @@ def _spec(plan: Any, state: ActivityState) -> Any:
         (t for t in plan.round(state["round_id"]).topics if t.id == state["question_id"]), None
     )
     return topic.coding if topic else None
+
+
+def _counts(execution: dict[str, Any] | None) -> dict[str, int] | None:
+    if not execution or not execution["tests"]:
+        return None
+    tests = execution["tests"]
+    visible = [t for t in tests if not t["hidden"]]
+    return {
+        "passed": sum(t["passed"] for t in tests),
+        "total": len(tests),
+        "visible_passed": sum(t["passed"] for t in visible),
+        "visible_total": len(visible),
+    }
+
+
+def _execution_brief(execution: dict[str, Any] | None) -> list[str]:
+    """For the panel only: includes hidden tests and which edge cases fail."""
+    if execution is None:
+        return []
+    if execution["status"] in ("refused", "unsupported"):
+        return [f"Not executed ({execution['message']})."]
+    counts = _counts(execution)
+    if execution["status"] != "ok" or counts is None:
+        return [f"Execution {execution['status']}: {execution['message']}."]
+    failing = [t for t in execution["tests"] if not t["passed"]]
+    line = f"Tests: {counts['passed']}/{counts['total']} pass"
+    hidden = counts["total"] - counts["visible_total"]
+    if hidden:
+        line += (
+            f" ({counts['visible_passed']}/{counts['visible_total']} visible, "
+            f"{counts['passed'] - counts['visible_passed']}/{hidden} hidden)"
+        )
+    parts = [line + "."]
+    if failing:
+        shown = "; ".join(
+            f"{t['name']}: args {t['args']!r} → {t['error'] or repr(t['got'])}, "
+            f"expected {t['expected']!r}"
+            for t in failing[:3]
+        )
+        parts.append(f"Failing: {shown}.")
+    return parts
+
+
+def _visible_results(execution: dict[str, Any] | None) -> dict[str, Any]:
+    """What the candidate may see: visible tests only, never hidden ones."""
+    if execution is None:
+        return {"status": "parsed", "message": "Code saved.", "tests": []}
+    if execution["status"] != "ok":
+        return {
+            "status": execution["status"],
+            "message": execution["message"],
+            "tests": [],
+            "output": execution["output"][-1000:],
+        }
+    visible = [t for t in execution["tests"] if not t["hidden"]]
+    tests = [
+        {
+            "name": t["name"],
+            "args": t["args"],
+            "expected": t["expected"],
+            "got": t["got"],
+            "error": t["error"],
+            "passed": t["passed"],
+        }
+        for t in visible
+    ]
+    passed = sum(t["passed"] for t in visible)
+    message = f"{passed}/{len(visible)} visible tests pass."
+    if any(t["hidden"] for t in execution["tests"]):
+        message += " Hidden tests were run for the panel."
+    return {
+        "status": "ok",
+        "message": message,
+        "tests": tests,
+        "output": execution["output"][-1000:],
+    }

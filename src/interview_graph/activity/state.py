@@ -26,5 +26,6 @@ class ActivityState(ActivityInput, total=False):
     """Working state inside the subgraph."""
 
     facts: dict[str, Any]
+    execution: dict[str, Any] | None
     fit: dict[str, Any]
     analysis: dict[str, Any]

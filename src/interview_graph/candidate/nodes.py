@@ -120,6 +120,8 @@ async def act(state: CandidateState, runtime: Runtime[Any]) -> dict[str, Any]:
                 inputs.append(
                     {"kind": "code", "action": "edit", "code": draft, "question_id": topic.id}
                 )
+            # Run the visible tests before submitting, as a careful candidate would.
+            inputs.append({"kind": "code", "action": "run", "code": code, "question_id": topic.id})
         inputs.append({"kind": "code", "action": "submit", "code": code, "question_id": topic.id})
     inputs.append({"kind": "message", "text": reply["text"]})
     if topic is not None:

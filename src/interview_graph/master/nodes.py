@@ -438,7 +438,11 @@ def make_activity_node(activity_graph: CompiledStateGraph[Any, Any, Any, Any]) -
             round_id=round_.id,
             speaker="activity",
             text=analysis["brief"],
-            data={"question_id": question_id, "action": inbox["action"]},
+            data={
+                "question_id": question_id,
+                "action": inbox["action"],
+                "progress": {**analysis["progress"], "tests": analysis["tests"]},
+            },
         )
         if inbox["action"] in ("run", "submit"):
             await _log(
@@ -539,7 +543,11 @@ async def close_round(
     logged = await svc.log.events(interview_id(runtime), kind="evaluation", round_id=round_.id)
     # The latest evaluation per topic and panelist is the one that counts.
     latest = {f"{e.data['topic_id']}/{e.data['panelist_id']}": e.data for e in logged}
-    result = await merge_round(svc, round_, list(latest.values()))
+    briefs = await svc.log.events(interview_id(runtime), kind="activity_brief", round_id=round_.id)
+    coding: dict[str, dict[str, Any]] = {
+        e.data["question_id"]: e.data["progress"] for e in briefs if e.data.get("progress")
+    }
+    result = await merge_round(svc, round_, list(latest.values()), coding)
     await _log(
         svc,
         runtime,
