@@ -3,10 +3,11 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PORT ?= 8000
 PLAN ?= backend_engineer
 CANDIDATE ?= strong
 
-.PHONY: setup sandbox run test lint clean
+.PHONY: setup sandbox browser run simulate test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,7 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# The code sandbox needs bubblewrap (Debian package); install it when we can (root + apt).
+# System packages: bubblewrap (the code sandbox) and, for the tests, Debian's chromium (the
+# web client's browser test).  Installed when we can (root + apt), otherwise a warning.
 sandbox:
 	@command -v bwrap >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -23,12 +25,26 @@ sandbox:
 	    echo "warning: bubblewrap (bwrap) is missing: code will not be executed. Install package 'bubblewrap'."; \
 	  fi; }
 
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "warning: /usr/bin/chromium is missing: the browser test will be skipped. Install package 'chromium'."; \
+	  fi; }
+
 setup: $(VENV)/.installed sandbox
 
+# The main job: the interview service with its web client, on the offline engine.
 run: setup
+	@echo "Open http://127.0.0.1:$(PORT)/ in a browser (dev mode: sign in with any user name)."
+	INTERVIEW_AUTH=dev $(BIN)/uvicorn server:app --host 127.0.0.1 --port $(PORT)
+
+# A whole self-play interview in the terminal.
+simulate: setup
 	$(BIN)/interview-sim simulate --plan $(PLAN) --candidate $(CANDIDATE) --out report.json
 
-test: setup
+test: setup browser
 	$(BIN)/pytest
 
 lint: setup

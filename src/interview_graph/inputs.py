@@ -69,3 +69,15 @@ def parse_input(value: Any) -> tuple[dict[str, Any] | None, str | None]:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "input"
         return None, f"{where}: {first['msg']}"
+
+
+def input_event(inbox: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """The transcript event (kind, text, data) recording a validated input."""
+    kind = inbox["kind"]
+    text = inbox.get("text", "") if kind == "message" else ""
+    data = {k: v for k, v in inbox.items() if k not in ("text", "code")}
+    if kind == "code":
+        data["lines"] = len(inbox["code"].splitlines())
+        if inbox["action"] == "submit":
+            data["code"] = inbox["code"]
+    return f"candidate_{kind}", text, data

@@ -66,6 +66,19 @@ class InterviewSession:
         context = InterviewContext(plan=plan, engine=engine, database=database)
         return cls(graph, context, interview_id or uuid.uuid4().hex[:12], log, stack, saver)
 
+    @classmethod
+    def on_store(
+        cls,
+        *,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        context: InterviewContext,
+        interview_id: str,
+        log: EventLog,
+        checkpointer: AsyncSqliteSaver,
+    ) -> InterviewSession:
+        """A session on a store shared by many interviews (the WebSocket service's)."""
+        return cls(graph, context, interview_id, log, AsyncExitStack(), checkpointer)
+
     async def close(self) -> None:
         """Release the database connections."""
         await self._stack.aclose()
@@ -92,6 +105,10 @@ class InterviewSession:
             if task.interrupts:
                 return dict(task.interrupts[0].value)
         return None
+
+    async def values(self) -> dict[str, Any]:
+        """The interview's current state values."""
+        return dict((await self.graph.aget_state(self.config)).values)
 
     async def finished(self) -> bool:
         """Whether the interview reached its end."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,23 @@ class Settings(BaseSettings):
     rounds_dir: Path = Field(default=PROJECT_ROOT / "rounds", description="Interview plan files.")
     default_plan: str = "backend_engineer"
     engine: str = Field(default="offline", description="Decision engine: offline (default).")
+
+    # WebSocket service
+    auth: Literal["jwt", "dev"] = Field(
+        default="jwt", description="jwt: HS256 tokens; dev: a plain user id (no authentication)."
+    )
+    jwt_secret: str = Field(default="", description="HS256 secret; required when auth=jwt.")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to open /ws besides the server's own origin.",
+    )
+    log_dir: Path = Field(default=PROJECT_ROOT / "logs", description="Per-user logs.")
+    login_timeout: float = 10.0
+    max_frame_bytes: int = 128 * 1024
+    rate_per_second: float = 20.0
+    rate_burst: int = 40
+    outbound_queue: int = 2_000
+    send_timeout: float = 10.0
 
     @property
     def database(self) -> Path:

@@ -35,6 +35,18 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (interview_id, seq),
     UNIQUE (interview_id, key)
 );
+CREATE TABLE IF NOT EXISTS interviews (
+    interview_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inputs (
+    interview_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (interview_id, seq)
+);
 """
 
 
@@ -144,6 +156,90 @@ class EventLog:
             data=data or {},
             ts=ts,
         )
+
+    async def record_input(
+        self,
+        interview_id: str,
+        key: str,
+        kind: str,
+        *,
+        text: str,
+        data: dict[str, Any],
+        payload: dict[str, Any],
+    ) -> Event:
+        """Persist a candidate input (its transcript event and its full payload) atomically.
+
+        The graph later logs the same input under the same ``key``, which is then a no-op.
+        """
+        db = self._db()
+        async with self._lock:
+            (last,) = await (
+                await db.execute(
+                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE interview_id = ?",
+                    (interview_id,),
+                )
+            ).fetchone() or (0,)
+            seq, ts = int(last) + 1, time.time()
+            await db.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    interview_id,
+                    seq,
+                    key,
+                    kind,
+                    "public",
+                    None,
+                    "candidate",
+                    text,
+                    json.dumps(data, sort_keys=True),
+                    ts,
+                ),
+            )
+            await db.execute(
+                "INSERT INTO inputs VALUES (?, ?, ?)", (interview_id, seq, json.dumps(payload))
+            )
+            await db.commit()
+        return Event(
+            interview_id=interview_id,
+            seq=seq,
+            key=key,
+            kind=kind,
+            visibility="public",
+            speaker="candidate",
+            text=text,
+            data=data,
+            ts=ts,
+        )
+
+    async def inputs_after(self, interview_id: str, seq: int) -> list[tuple[int, dict[str, Any]]]:
+        """Persisted candidate inputs with seq > ``seq``, in order (to re-feed after a crash)."""
+        rows = await (
+            await self._db().execute(
+                "SELECT seq, payload FROM inputs WHERE interview_id = ? AND seq > ? ORDER BY seq",
+                (interview_id, seq),
+            )
+        ).fetchall()
+        return [(int(r[0]), json.loads(r[1])) for r in rows]
+
+    async def create_interview(self, interview_id: str, user_id: str, plan: str) -> None:
+        """Record who owns an interview."""
+        await self._db().execute(
+            "INSERT INTO interviews VALUES (?, ?, ?, ?)", (interview_id, user_id, plan, time.time())
+        )
+        await self._db().commit()
+
+    async def interview(self, interview_id: str) -> tuple[str, str] | None:
+        """(owner user id, plan) of an interview, or None."""
+        row = await (
+            await self._db().execute(
+                "SELECT user_id, plan FROM interviews WHERE interview_id = ?", (interview_id,)
+            )
+        ).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    async def ping(self) -> None:
+        """Fail if the database is unreachable."""
+        await (await self._db().execute("SELECT 1")).fetchone()
 
     async def events(
         self,

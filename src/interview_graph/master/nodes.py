@@ -19,7 +19,7 @@ from langgraph.types import Command, interrupt
 
 from ..context import Services, interview_id, services
 from ..engine.decisions import RulesVerdict
-from ..inputs import parse_input
+from ..inputs import input_event, parse_input
 from ..memory import FLAGS, RECENT, capped, empty_memory
 from ..plans.models import Round, Topic
 from ..report import build_report, merge_round
@@ -280,39 +280,47 @@ async def await_candidate(
     value = interrupt(payload)
     # Everything below runs once per resume value; the log key makes a re-run harmless.
     turn = state.get("turn", 0) + 1
+    # The WebSocket service persists each input before acknowledging it and resumes with
+    # {"input", "receipt", "seq"}: logging under the receipt key then finds the stored event.
+    receipt: str | None = None
+    receipt_seq = state.get("last_input_seq", 0)
+    if isinstance(value, dict) and "receipt" in value:
+        receipt, receipt_seq, value = str(value["receipt"]), int(value["seq"]), value["input"]
     inbox, error = parse_input(value)
     if inbox is None:
         await _log(
             svc,
             runtime,
-            f"in:{turn}",
+            receipt or f"in:{turn}",
             "input_rejected",
             public=True,
             round_id=round_.id,
             text=f"Input not accepted: {error}",
             data={"error": error},
         )
-        return Command(goto="pick_speaker", update={"turn": turn, "agenda": []})
-    kind = inbox["kind"]
-    text = inbox.get("text", "") if kind == "message" else ""
-    data = {k: v for k, v in inbox.items() if k not in ("text", "code")}
-    if kind == "code":
-        data["lines"] = len(inbox["code"].splitlines())
-        if inbox["action"] == "submit":
-            data["code"] = inbox["code"]
+        return Command(
+            goto="pick_speaker",
+            update={"turn": turn, "agenda": [], "last_input_seq": receipt_seq},
+        )
+    kind, text, data = input_event(inbox)
     await _log(
         svc,
         runtime,
-        f"in:{turn}",
-        f"candidate_{kind}",
+        receipt or f"in:{turn}",
+        kind,
         public=True,
         round_id=round_.id,
         speaker="candidate",
         text=text,
         data=data,
     )
-    update: dict[str, Any] = {"turn": turn, "inbox": inbox, "agenda": []}
-    if kind == "message":
+    update: dict[str, Any] = {
+        "turn": turn,
+        "inbox": inbox,
+        "agenda": [],
+        "last_input_seq": receipt_seq,
+    }
+    if inbox["kind"] == "message":
         update["recent"] = capped(
             state.get("recent", []), {"speaker": "candidate", "text": text}, RECENT
         )

@@ -1,0 +1,1 @@
+"""The real-time WebSocket service: protocol, transport, interview runners, auth, logs."""

@@ -1,0 +1,321 @@
+"""One WebSocket connection: a reader task, a writer task and a bounded queue between them.
+
+The reader validates frames and hands them to the interview's runner; the writer sends what
+the runner offers.  Persisted events are never queued themselves: a ``sync`` marker tells the
+writer to read the event log after the last seq it sent, so the client receives them in order
+and a resume replays exactly what it missed.  A client that stops reading fills the bounded
+queue or hits the send timeout and is closed (4008); the interview goes on without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from ..plans.loader import PlanError, plan_files, resolve_plan
+from . import protocol as p
+from .auth import AuthError, authenticate
+from .runner import Hub, Runner, to_wire
+
+_SYNC: dict[str, Any] = {"type": "__sync__"}
+# After this many rejected frames in a row, the connection is closed as abusive.
+_MAX_STRIKES = 200
+
+
+class Connection:
+    """Reader and writer for one socket."""
+
+    def __init__(self, ws: WebSocket, hub: Hub) -> None:
+        self.ws = ws
+        self.hub = hub
+        self.settings = hub.settings
+        self.out: asyncio.Queue[dict[str, Any]] = asyncio.Queue(
+            maxsize=self.settings.outbound_queue
+        )
+        self.last_seq = 0
+        self.user: str | None = None
+        self.runner: Runner | None = None
+        self.closing: tuple[int, str] | None = None
+        self._sync_pending = False
+        self._tokens = float(self.settings.rate_burst)
+        self._refill = time.monotonic()
+        self._strikes = 0
+        self._done = asyncio.Event()
+
+    # --- called by the runner -------------------------------------------------------
+
+    def offer(self, event: dict[str, Any]) -> None:
+        """Queue a transient event; a client too slow to drain its queue is closed."""
+        if self.closing:
+            return
+        try:
+            self.out.put_nowait(event)
+        except asyncio.QueueFull:
+            self.close_later(p.CLOSE_SLOW_CONSUMER, "client is not reading")
+
+    def sync(self) -> None:
+        """Ask the writer to send persisted events after the last one it sent."""
+        if not self._sync_pending:
+            self._sync_pending = True
+            self.offer(_SYNC)
+
+    def close_later(self, code: int, reason: str) -> None:
+        """Close the socket from the writer (never from another connection's task)."""
+        if self.closing is None:
+            self.closing = (code, reason)
+            self._done.set()
+
+    # --- tasks ------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Run reader and writer until either ends; then close and detach."""
+        reader = asyncio.create_task(self._reader())
+        writer = asyncio.create_task(self._writer())
+        closer = asyncio.create_task(self._done.wait())
+        await asyncio.wait({reader, writer, closer}, return_when=asyncio.FIRST_COMPLETED)
+        reader.cancel()
+        if self.closing and self.closing[0] != p.CLOSE_SLOW_CONSUMER and not writer.done():
+            # Let the client read why it is being closed (the error event) before the close.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1):
+                    while not self.out.empty() and not writer.done():
+                        await asyncio.sleep(0.01)
+        for task in (reader, writer, closer):
+            task.cancel()
+        # Never wait unboundedly on a cancelled task: a stuck one must not block shutdown.
+        await asyncio.wait({reader, writer, closer}, timeout=2)
+        if self.runner is not None:
+            self.runner.detach(self)
+        code, reason = self.closing or (1000, "bye")
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(code=code, reason=reason), 2)
+        if self.user:
+            self.hub.logs.write(
+                self.user,
+                self.runner.interview_id if self.runner else None,
+                "disconnected",
+                self.last_seq,
+                f"code={code} {reason}",
+            )
+
+    async def _writer(self) -> None:
+        while True:
+            event = await self.out.get()
+            if event is _SYNC:
+                self._sync_pending = False
+                await self._send_log()
+                continue
+            await self._send(event)
+
+    async def _send_log(self) -> None:
+        if self.runner is None:
+            return
+        for event in await self.hub.store.log.events(self.runner.interview_id, after=self.last_seq):
+            wire = to_wire(event)
+            self.last_seq = event.seq
+            if wire is not None:
+                await self._send(wire)
+
+    async def _send(self, event: dict[str, Any]) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # lands as the send completes, leaving the writer alive after serve() cancelled it.
+        try:
+            async with asyncio.timeout(self.settings.send_timeout):
+                await self.ws.send_text(json.dumps(event))
+        except TimeoutError:
+            self.close_later(p.CLOSE_SLOW_CONSUMER, "send timed out")
+            raise asyncio.CancelledError from None
+
+    def _error(self, code: str, message: str) -> None:
+        self.offer(p.Error(seq=self.last_seq, code=code, message=message).model_dump())  # type: ignore[arg-type]
+
+    async def _reader(self) -> None:
+        try:
+            first = await asyncio.wait_for(self.ws.receive(), self.settings.login_timeout)
+        except TimeoutError:
+            self.close_later(p.CLOSE_LOGIN_TIMEOUT, "no login in time")
+            return
+        if not await self._login(first):
+            return
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            frame = self._parse(message)
+            if frame is None:
+                if self._strikes >= _MAX_STRIKES:
+                    self.close_later(p.CLOSE_ABUSE, "too many bad frames")
+                    return
+                continue
+            self._strikes = 0
+            try:
+                await self._handle(frame)
+            except Exception:  # a bug must cost this frame, not the connection or the interview
+                self._error("internal", "That request failed; the interview is unaffected.")
+
+    def _parse(self, message: dict[str, Any]) -> Any:
+        """Validate one frame; on failure send an error event and return None."""
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        text = message.get("text")
+        if text is None:
+            data = message.get("bytes") or b""
+            if len(data) > self.settings.max_frame_bytes:
+                return self._reject("frame_too_large", "frame larger than the limit")
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                return self._reject("bad_json", "frames must be UTF-8 JSON text")
+        if len(text.encode("utf-8", "surrogatepass")) > self.settings.max_frame_bytes:
+            return self._reject(
+                "frame_too_large", f"frame larger than {self.settings.max_frame_bytes} bytes"
+            )
+        if not self._take_token():
+            return self._reject("rate_limited", "too many frames; slow down")
+        try:
+            raw = json.loads(text)
+        except (ValueError, RecursionError):
+            return self._reject("bad_json", "not valid JSON")
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            return self._reject("unknown_type", "a frame is a JSON object with a 'type'")
+        try:
+            return p.CLIENT.validate_python(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            if first["type"] == "union_tag_invalid":
+                return self._reject("unknown_type", f"unknown frame type {raw['type'][:40]!r}")
+            where = ".".join(str(x) for x in first["loc"][1:]) or "frame"
+            return self._reject("invalid_fields", f"{where}: {first['msg']}")
+
+    def _reject(self, code: str, message: str) -> None:
+        self._strikes += 1
+        self._error(code, message)
+        return None
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        rate, burst = self.settings.rate_per_second, self.settings.rate_burst
+        self._tokens = min(burst, self._tokens + (now - self._refill) * rate)
+        self._refill = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    async def _login(self, message: dict[str, Any]) -> bool:
+        if message["type"] == "websocket.disconnect":
+            return False
+        frame = self._parse(message)
+        if frame is None:
+            self.close_later(p.CLOSE_AUTH, "the first frame must be a valid login")
+            return False
+        if not isinstance(frame, p.Login):
+            self._error("not_logged_in", "log in first")
+            self.close_later(p.CLOSE_AUTH, "the first frame must be login")
+            return False
+        try:
+            self.user = authenticate(self.settings, frame.token, frame.user)
+        except AuthError as exc:
+            self._error("auth_failed", str(exc))
+            self.close_later(p.CLOSE_AUTH, "authentication failed")
+            return False
+        plans = []
+        for path in await asyncio.to_thread(plan_files, self.settings.rounds_dir):
+            with contextlib.suppress(PlanError):
+                plan = await asyncio.to_thread(resolve_plan, path)
+                plans.append({"id": plan.id, "title": plan.title, "role": plan.role})
+        self.offer(p.Session(seq=0, user=self.user, plans=plans, status="logged_in").model_dump())
+        self.hub.logs.write(self.user, None, "login", 0)
+        return True
+
+    async def _handle(self, frame: Any) -> None:
+        assert self.user is not None
+        if isinstance(frame, p.Ping):
+            self.offer(p.Pong(seq=self.last_seq).model_dump())
+        elif isinstance(frame, p.Login):
+            self._error("already_logged_in", "this connection is already logged in")
+        elif isinstance(frame, p.Start):
+            await self._start(frame)
+        elif isinstance(frame, p.Resume):
+            await self._resume(frame)
+        else:
+            await self._input(frame)
+
+    async def _start(self, frame: p.Start) -> None:
+        assert self.user is not None
+        try:
+            plan = await asyncio.to_thread(
+                resolve_plan, self.settings.rounds_dir / f"{frame.plan}.yaml"
+            )
+        except PlanError:
+            self._error("unknown_plan", f"no plan {frame.plan!r}")
+            return
+        if self.runner is not None:
+            self.runner.detach(self)
+        self.runner = await self.hub.start(self.user, plan.id)
+        self.last_seq = 0
+        self.offer(
+            p.Session(
+                seq=0,
+                user=self.user,
+                interview_id=self.runner.interview_id,
+                plan=plan.id,
+                engine=self.settings.engine,
+                status="started",
+            ).model_dump()
+        )
+        await self.runner.attach(self, 0)
+
+    async def _resume(self, frame: p.Resume) -> None:
+        assert self.user is not None
+        try:
+            runner = await self.hub.get(self.user, frame.interview_id)
+        except LookupError as exc:
+            code = str(exc.args[0])
+            self._error(code, "no such interview" if code == "not_found" else "not your interview")  # type: ignore[arg-type]
+            return
+        if self.runner is not None and self.runner is not runner:
+            self.runner.detach(self)
+        self.runner = runner
+        status = "finished" if runner.finished else "resumed"
+        self.offer(
+            p.Session(
+                seq=frame.last_seq,
+                user=self.user,
+                interview_id=runner.interview_id,
+                plan=runner.plan,
+                engine=self.settings.engine,
+                status=status,
+            ).model_dump()
+        )
+        await runner.attach(self, frame.last_seq)
+
+    async def _input(self, frame: Any) -> None:
+        if self.runner is None:
+            self._error("no_interview", "start or resume an interview first")
+            return
+        if isinstance(frame, p.Control) and frame.action == "pause":
+            self.offer(
+                p.Ack(seq=self.last_seq, client_id=frame.client_id, input="pause").model_dump()
+            )
+            return
+        body = frame.model_dump(exclude={"client_id"})
+        body["kind"] = body.pop("type")
+        try:
+            ack = await self.runner.submit(body, frame.client_id)
+        except LookupError:
+            self._error("interview_finished", "this interview has ended")
+            return
+        except asyncio.QueueFull:
+            self._error("busy", "too many inputs waiting; try again shortly")
+            return
+        except ValueError as exc:
+            self._error("invalid_fields", str(exc))
+            return
+        self.offer(ack.model_dump())

@@ -1,0 +1,345 @@
+"""Interview runners: one task per live interview drives its graph; the hub owns them all.
+
+A runner takes candidate inputs from a bounded queue, one at a time, and resumes the graph
+with each; everything the graph streams is mapped to wire events and offered to the attached
+connection (if any): transient events (speaker, token) directly, persisted ones by telling the
+connection's writer to read the event log onward from what it last sent, so they always go out
+in seq order, gapless, however tasks interleave.  Inputs are persisted before they are acknowledged, and re-fed after a
+restart if the graph had not consumed them, so an acknowledged input is never lost.
+
+A message that arrives while a panelist is still speaking is queued, not an interruption:
+the panelist finishes, then the message is answered (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+
+from ..context import InterviewContext, register_log
+from ..inputs import input_event, parse_input
+from ..master.graph import build_interview_graph
+from ..plans.loader import resolve_plan
+from ..session import InterviewSession
+from ..settings import Settings
+from ..transcript import Event, EventLog
+from . import protocol as p
+from .userlog import UserLogs
+
+log = logging.getLogger("interview_graph.api")
+
+# Event-log kinds the candidate may see, and their wire form.
+_PERSISTED = {
+    "round_started",
+    "message",
+    "candidate_input",
+    "code_result",
+    "warning",
+    "round_ended",
+    "report",
+    "interview_ended",
+}
+
+
+def to_wire(event: Event) -> dict[str, Any] | None:
+    """Map a transcript event to a wire event, or None if the candidate must not see it."""
+    if event.visibility != "public" and event.kind != "report":
+        return None
+    d, seq = event.data, event.seq
+    wire: p.BaseModel | None = None
+    if event.kind == "round_started":
+        wire = p.RoundStarted(
+            seq=seq,
+            round_id=event.round_id or "",
+            index=d["index"],
+            title=d["title"],
+            description=d["description"],
+            panel=[p.PanelistProfile(**x) for x in d["panel"]],
+        )
+    elif event.kind == "message":
+        wire = p.PanelMessage(
+            seq=seq,
+            message_id=event.key,
+            panelist=event.speaker or "",
+            name=d.get("name", ""),
+            text=event.text,
+            question_id=d.get("question_id"),
+            round_id=event.round_id,
+        )
+    elif event.kind.startswith("candidate_"):
+        detail = {k: v for k, v in d.items() if k != "code"}
+        wire = p.CandidateInput(
+            seq=seq, kind=event.kind.removeprefix("candidate_"), text=event.text, detail=detail
+        )
+    elif event.kind == "code_result":
+        wire = p.CodeResult(
+            seq=seq,
+            question_id=d.get("question_id"),
+            status=d.get("status", ""),
+            message=event.text,
+            tests=d.get("tests", []),
+            output=d.get("output", ""),
+        )
+    elif event.kind in ("rules_warning", "input_rejected", "interview_ending"):
+        code = d.get("category") or (
+            "invalid_input" if event.kind == "input_rejected" else "ending"
+        )
+        wire = p.Warning_(seq=seq, code=code, message=event.text)
+    elif event.kind == "round_ended":
+        wire = p.RoundEnded(
+            seq=seq, round_id=event.round_id or "", index=d["index"], title=d["title"]
+        )
+    elif event.kind == "report":
+        wire = p.Report(seq=seq, report=d)
+    elif event.kind == "interview_ended":
+        wire = p.InterviewEnded(seq=seq)
+    return wire.model_dump() if wire is not None else None
+
+
+class Store:
+    """What every runner of this process shares: one checkpointer, one event log, one graph."""
+
+    def __init__(self, database: Path) -> None:
+        self.database = str(database)
+        self.log = EventLog(self.database)
+        self._stack = contextlib.AsyncExitStack()
+        self.saver: AsyncSqliteSaver | None = None
+        self.graph: CompiledStateGraph[Any, Any, Any, Any] | None = None
+
+    async def open(self) -> None:
+        """Open the database (creating its directory) and compile the graph on it."""
+        await self.log.open()
+        register_log(self.database, self.log)
+        self.saver = await self._stack.enter_async_context(
+            AsyncSqliteSaver.from_conn_string(self.database)
+        )
+        await self.saver.setup()
+        self.graph = build_interview_graph().compile(checkpointer=self.saver)
+
+    async def close(self) -> None:
+        """Close the database connections."""
+        await self._stack.aclose()
+        await self.log.close()
+
+
+class Runner:
+    """Drives one interview; at most one connection is attached at a time."""
+
+    def __init__(self, hub: Hub, session: InterviewSession, user: str, plan: str) -> None:
+        self.hub = hub
+        self.session = session
+        self.user = user
+        self.plan = plan
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=64)
+        self.conn: Any = None  # the attached Connection
+        self.lock = asyncio.Lock()
+        self.finished = False
+        self.ending = False
+        self.task = asyncio.create_task(self._run(), name=f"interview-{session.interview_id}")
+
+    @property
+    def interview_id(self) -> str:
+        """The interview id."""
+        return self.session.interview_id
+
+    async def attach(self, conn: Any, last_seq: int) -> None:
+        """Attach ``conn`` (taking over from any previous one) and replay what it missed."""
+        async with self.lock:
+            old, self.conn = self.conn, conn
+            if old is not None and old is not conn:
+                old.close_later(p.CLOSE_TAKEN_OVER, "taken over by a newer connection")
+            conn.last_seq = last_seq
+            conn.sync()  # the connection's writer replays the log from last_seq, in order
+
+    def detach(self, conn: Any) -> None:
+        """Forget ``conn`` if it is the attached one."""
+        if self.conn is conn:
+            self.conn = None
+
+    async def submit(self, frame: dict[str, Any], client_id: str | None) -> p.Ack:
+        """Persist a candidate input, queue it for the graph, and return its ack.
+
+        Raises:
+            LookupError: the interview is finished.
+            asyncio.QueueFull: too many inputs are waiting.
+        """
+        if self.finished or self.ending:
+            raise LookupError("interview_finished")
+        if self.queue.full():
+            raise asyncio.QueueFull
+        inbox, error = parse_input(frame)
+        if inbox is None:
+            raise ValueError(error)
+        if inbox["kind"] == "control":
+            # Nothing after an accepted "end" can be answered; refuse it instead of queueing it.
+            self.ending = True
+        kind, text, data = input_event(inbox)
+        key = f"client:{uuid.uuid4().hex}"
+        event = await self.hub.store.log.record_input(
+            self.interview_id, key, kind, text=text, data=data, payload=inbox
+        )
+        self.queue.put_nowait({"input": inbox, "receipt": key, "seq": event.seq})
+        self.hub.logs.write(self.user, self.interview_id, f"input:{inbox['kind']}", event.seq, text)
+        if self.conn is not None:
+            self.conn.sync()
+        return p.Ack(seq=event.seq, client_id=client_id, input=inbox["kind"])
+
+    async def _run(self) -> None:
+        try:
+            await self.hub.learn_plan(self.plan)
+            if not await self.session.started():
+                await self._drive(None)
+            else:
+                # After a restart: feed acknowledged inputs the graph had not consumed yet.
+                consumed = (await self.session.values()).get("last_input_seq", 0)
+                for seq, payload in await self.hub.store.log.inputs_after(
+                    self.interview_id, consumed
+                ):
+                    key = await self._receipt_key(seq)
+                    await self._drive({"input": payload, "receipt": key, "seq": seq})
+            self.finished = await self.session.finished()
+            while not self.finished:
+                value = await self.queue.get()
+                if await self.session.pending() is None:
+                    break
+                await self._drive(value)
+                self.finished = await self.session.finished()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the interview must not die silently; the log says why
+            log.exception("interview %s runner failed", self.interview_id)
+            if self.conn is not None:
+                self.conn.offer(
+                    p.Error(
+                        seq=self.conn.last_seq,
+                        code="internal",
+                        message="The interview hit an internal error.",
+                    ).model_dump()
+                )
+        finally:
+            self.finished = self.finished or await self._safe_finished()
+
+    async def _safe_finished(self) -> bool:
+        with contextlib.suppress(Exception):
+            return await self.session.finished()
+        return False
+
+    async def _receipt_key(self, seq: int) -> str:
+        events = await self.hub.store.log.events(self.interview_id, after=seq - 1)
+        return events[0].key if events and events[0].seq == seq else f"in-seq:{seq}"
+
+    async def _drive(self, value: Any) -> None:
+        speaking: str | None = None
+        async for item in self.session.step(value):
+            if item["type"] == "token":
+                if item["message_id"] != speaking:
+                    speaking = item["message_id"]
+                    await self._offer_transient(
+                        lambda seq: p.Speaker(
+                            seq=seq,
+                            panelist=item["speaker"],
+                            name=self.hub.name_of(item["speaker"]),
+                            message_id=item["message_id"],
+                        )
+                    )
+                await self._offer_transient(
+                    lambda seq: p.Token(
+                        seq=seq,
+                        message_id=item["message_id"],
+                        panelist=item["speaker"],
+                        delta=item["delta"],
+                    )
+                )
+                continue
+            event: Event = item["event"]
+            if event.kind == "round_started":
+                self.hub.remember_names(event.data.get("panel", []))
+            self.hub.logs.write(self.user, self.interview_id, event.kind, event.seq, event.text)
+            async with self.lock:
+                if self.conn is not None:
+                    self.conn.sync()
+
+    async def _offer_transient(self, make: Callable[[int], p.BaseModel]) -> None:
+        async with self.lock:
+            if self.conn is not None:
+                self.conn.offer(make(self.conn.last_seq).model_dump())
+
+
+class Hub:
+    """All runners of this process, by interview id."""
+
+    def __init__(self, settings: Settings, store: Store, logs: UserLogs) -> None:
+        self.settings = settings
+        self.store = store
+        self.logs = logs
+        self.runners: dict[str, Runner] = {}
+        self._names: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+
+    def remember_names(self, panel: list[dict[str, str]]) -> None:
+        """Keep panelists' display names for speaker events."""
+        self._names.update({x["id"]: x["name"] for x in panel})
+
+    def name_of(self, panelist: str) -> str:
+        """Display name of a panelist id."""
+        return self._names.get(panelist, panelist)
+
+    async def learn_plan(self, plan: str) -> None:
+        """Know every panelist name of ``plan`` (speaker events right after a restart)."""
+        loaded = await asyncio.to_thread(resolve_plan, plan)
+        self._names.update({x.id: x.name for r in loaded.rounds for x in r.panel})
+
+    def _session(self, interview_id: str, plan: str) -> InterviewSession:
+        assert self.store.graph is not None and self.store.saver is not None
+        context = InterviewContext(
+            plan=plan, engine=self.settings.engine, database=self.store.database
+        )
+        return InterviewSession.on_store(
+            graph=self.store.graph,
+            context=context,
+            interview_id=interview_id,
+            log=self.store.log,
+            checkpointer=self.store.saver,
+        )
+
+    async def start(self, user: str, plan: str) -> Runner:
+        """Create an interview for ``user`` and start its runner."""
+        interview_id = uuid.uuid4().hex[:16]
+        await self.store.log.create_interview(interview_id, user, plan)
+        runner = Runner(self, self._session(interview_id, plan), user, plan)
+        self.runners[interview_id] = runner
+        return runner
+
+    async def get(self, user: str, interview_id: str) -> Runner:
+        """The runner of an interview this user owns (restarted from storage if needed).
+
+        Raises:
+            LookupError: ``not_found`` or ``forbidden``.
+        """
+        async with self._lock:
+            owner = await self.store.log.interview(interview_id)
+            if owner is None:
+                raise LookupError("not_found")
+            if owner[0] != user:
+                raise LookupError("forbidden")
+            runner = self.runners.get(interview_id)
+            if runner is None:
+                runner = Runner(self, self._session(interview_id, owner[1]), user, owner[1])
+                self.runners[interview_id] = runner
+            return runner
+
+    async def close(self) -> None:
+        """Stop every runner."""
+        for runner in self.runners.values():
+            runner.task.cancel()
+        for runner in self.runners.values():
+            with contextlib.suppress(BaseException):
+                await runner.task

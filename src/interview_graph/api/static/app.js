@@ -1,0 +1,1071 @@
+/*
+ * Web client of the interview simulator: plain ES2020, no build step, no dependencies.
+ *
+ * Talks the WebSocket protocol of interview_graph/api/protocol.py (JSON text frames).
+ * Every server string reaches the page through textContent (never innerHTML).
+ *
+ * Reconnect: on an unexpected close the client reconnects with backoff, logs in again and sends
+ * `resume` with the highest persisted seq it has applied; persisted events at or below that seq
+ * are ignored and panel lines are keyed by message_id, so replays never duplicate a line.
+ * The interview id and that seq live in sessionStorage; a fresh page load (empty transcript)
+ * resumes from seq 0 so the server replays the whole transcript into the new page.
+ */
+"use strict";
+
+(() => {
+  // --- constants -------------------------------------------------------------------------
+
+  const STORE = {
+    user: "interview.user",
+    token: "interview.token",
+    interview: "interview.current", // {interview_id, last_seq}
+    drafts: "interview.drafts", // {interview_id, drafts: {question_id: code}}
+  };
+  // Events written to the interview's log: they carry its seq and are replayed on resume.
+  const PERSISTED = new Set([
+    "round_started", "message", "candidate_input", "code_result", "warning",
+    "round_ended", "report", "interview_ended",
+  ]);
+  const CLOSE_REASONS = {
+    4001: "Sign-in failed. Please sign in again.",
+    4003: "This page's origin is not allowed to connect to the interview server.",
+    4004: "This interview was opened in another window.",
+  };
+  const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+  const PING_MS = 15000;
+  const EDIT_SNAPSHOT_MS = 8000;
+  const MAX_TEXT = 8000;
+  const MAX_CODE = 50000;
+  const INDENT = "    ";
+  const UNCONFIRMED_MS = 10000; // after a reconnect, how long a sent line may wait for its echo
+  const STABLE_MS = 10000; // a connection that lasted this long resets the backoff
+
+  // --- small helpers ---------------------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+
+  /** Create an element; `props` may hold className, text, dataset, attrs; children are nodes or strings. */
+  function el(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    if (props.className) node.className = props.className;
+    if (props.text !== undefined && props.text !== null) node.textContent = String(props.text);
+    for (const [key, value] of Object.entries(props.dataset || {})) {
+      if (value !== undefined && value !== null) node.dataset[key] = String(value);
+    }
+    for (const [key, value] of Object.entries(props.attrs || {})) node.setAttribute(key, String(value));
+    Object.assign(node.style, props.style || {}); // CSSOM, so a strict CSP allows it
+    for (const child of children) {
+      if (child !== null && child !== undefined && child !== false) node.append(child);
+    }
+    return node;
+  }
+
+  function load(key) {
+    try {
+      return JSON.parse(sessionStorage.getItem(key) || "null");
+    } catch {
+      return null;
+    }
+  }
+
+  function save(key, value) {
+    try {
+      if (value === null || value === undefined) sessionStorage.removeItem(key);
+      else sessionStorage.setItem(key, JSON.stringify(value));
+    } catch {
+      /* storage full or disabled: the page still works, it just cannot resume after a reload */
+    }
+  }
+
+  let idCounter = 0;
+  function clientId() {
+    idCounter += 1;
+    return `c${Date.now().toString(36)}${idCounter.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  }
+
+  function fmtScore(score) {
+    if (score === null || score === undefined || Number.isNaN(Number(score))) return "–";
+    const n = Math.round(Number(score) * 100) / 100;
+    return Number.isInteger(n) ? n.toFixed(1) : String(n);
+  }
+
+  function humanize(id) {
+    const text = String(id || "").replace(/_/g, " ").trim();
+    return text ? text[0].toUpperCase() + text.slice(1) : "";
+  }
+
+  function compact(value) {
+    if (value === undefined) return "";
+    try {
+      return JSON.stringify(value);
+    } catch {
+      return String(value);
+    }
+  }
+
+  // --- state -----------------------------------------------------------------------------
+
+  const state = {
+    ws: null,
+    loggedIn: false, // the current socket completed login
+    closingOnPurpose: false,
+    stopped: false, // no automatic reconnect (auth failure, taken over, signed out)
+    attempts: 0,
+    loggedInAt: 0,
+    connects: 0,
+    reconnectTimer: null,
+    pingTimer: null,
+    awaiting: null, // "start" | "resume" while such a request is outstanding
+    plans: [],
+
+    interviewId: null,
+    lastSeq: 0, // highest persisted seq applied to this page
+    finished: false,
+    report: null,
+    panel: new Map(), // panelist id -> {name, title, card}
+    messages: new Map(), // message_id -> {li, body, final}
+    questionId: null,
+    drafts: {},
+    outstanding: [], // sent inputs awaiting their ack: {clientId, kind, li?}
+    codeBusy: false,
+    lastSnapshot: "",
+    snapshotTimer: null,
+    hiddenAt: null,
+  };
+
+  // --- views -----------------------------------------------------------------------------
+
+  const VIEWS = ["login", "plan", "interview", "report"];
+
+  function showView(name) {
+    for (const view of VIEWS) $(`${view}-view`).hidden = view !== name;
+    $("show-transcript-button").textContent = "Show transcript";
+    updateControls();
+    if (name === "login") $("login-user").focus();
+  }
+
+  function currentView() {
+    return VIEWS.find((view) => !$(`${view}-view`).hidden) || "login";
+  }
+
+  function showNotice(text, { kind = "info", action = null } = {}) {
+    const box = $("notice");
+    box.dataset.kind = kind;
+    $("notice-text").textContent = text;
+    const button = $("notice-action");
+    button.hidden = !action;
+    button.onclick = null;
+    if (action) {
+      button.textContent = action.label;
+      button.onclick = () => {
+        hideNotice();
+        action.run();
+      };
+    }
+    box.hidden = false;
+  }
+
+  function hideNotice() {
+    $("notice").hidden = true;
+  }
+
+  const STATUS_LABELS = {
+    offline: "Offline",
+    connecting: "Connecting…",
+    connected: "Connected",
+    reconnecting: "Reconnecting…",
+    closed: "Disconnected",
+  };
+
+  function setStatus(status, detail = "") {
+    const node = $("connection-status");
+    node.dataset.state = status;
+    node.dataset.connects = String(state.connects);
+    node.textContent = detail ? `${STATUS_LABELS[status]} ${detail}` : STATUS_LABELS[status];
+    updateControls();
+  }
+
+  function interviewLive() {
+    return state.loggedIn && Boolean(state.interviewId) && !state.finished;
+  }
+
+  function updateControls() {
+    const live = interviewLive();
+    for (const id of ["send-button", "run-button", "submit-button"]) $(id).disabled = !live;
+    $("end-button").hidden = !(state.interviewId && !state.finished && currentView() === "interview");
+    $("end-button").disabled = !live;
+    $("logout-button").hidden = currentView() === "login";
+    $("code-busy").hidden = !state.codeBusy;
+  }
+
+  // --- connection ------------------------------------------------------------------------
+
+  function credentials() {
+    return { user: load(STORE.user), token: load(STORE.token) };
+  }
+
+  function connect() {
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = null;
+    if (state.ws && state.ws.readyState <= WebSocket.OPEN) return;
+    state.stopped = false;
+    state.closingOnPurpose = false;
+    setStatus(state.connects ? "reconnecting" : "connecting");
+    const url = new URL("ws", window.location.href);
+    url.protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
+    url.search = "";
+    url.hash = "";
+    const socket = new WebSocket(url.toString());
+    state.ws = socket;
+    socket.addEventListener("open", () => {
+      if (socket !== state.ws) return;
+      const { user, token } = credentials();
+      send(token ? { type: "login", token } : { type: "login", user });
+      startPing();
+    });
+    socket.addEventListener("message", (event) => {
+      if (socket !== state.ws) return;
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (frame && typeof frame.type === "string") handle(frame);
+    });
+    socket.addEventListener("close", (event) => {
+      if (socket === state.ws) onClosed(event.code);
+    });
+  }
+
+  function onClosed(code) {
+    stopPing();
+    state.ws = null;
+    state.loggedIn = false;
+    state.awaiting = null;
+    setCodeBusy(false);
+    for (const item of state.outstanding) item.li?.classList.add("unconfirmed");
+    state.outstanding = [];
+    if (state.closingOnPurpose) {
+      state.closingOnPurpose = false;
+      setStatus("offline");
+      return;
+    }
+    if (code === 4001) {
+      state.stopped = true;
+      save(STORE.user, null);
+      save(STORE.token, null);
+      setStatus("closed");
+      showLoginError(CLOSE_REASONS[4001]);
+      return;
+    }
+    if (code === 4003 || code === 4004) {
+      state.stopped = true;
+      setStatus("closed");
+      showNotice(CLOSE_REASONS[code], {
+        kind: "error",
+        action: { label: "Reconnect here", run: reconnectNow },
+      });
+      return;
+    }
+    scheduleReconnect();
+  }
+
+  function scheduleReconnect() {
+    if (state.stopped || state.reconnectTimer) return;
+    // Back off from the start again only if the last connection was healthy for a while, so a
+    // server that accepts and then drops every connection is not hammered.
+    if (state.loggedInAt && Date.now() - state.loggedInAt > STABLE_MS) state.attempts = 0;
+    state.loggedInAt = 0;
+    const base = BACKOFF_MS[Math.min(state.attempts, BACKOFF_MS.length - 1)];
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    state.attempts += 1;
+    setStatus("reconnecting", `(in ${Math.max(1, Math.round(delay / 1000))} s)`);
+    state.reconnectTimer = setTimeout(() => {
+      state.reconnectTimer = null;
+      connect();
+    }, delay);
+  }
+
+  function reconnectNow() {
+    state.attempts = 0;
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = null;
+    connect();
+  }
+
+  /** Close the socket without reconnecting (sign out, new interview). */
+  function disconnect() {
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = null;
+    stopPing();
+    if (state.ws) {
+      state.closingOnPurpose = true;
+      state.ws.close(1000, "bye");
+    } else {
+      setStatus("offline");
+    }
+  }
+
+  function send(frame) {
+    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
+    state.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Send a candidate input (message, code, integrity, control) with a client_id. */
+  function sendInput(frame, extra = {}) {
+    if (!interviewLive()) return null;
+    const id = clientId();
+    if (!send({ ...frame, client_id: id })) return null;
+    state.outstanding.push({ clientId: id, kind: frame.type, ...extra });
+    return id;
+  }
+
+  function startPing() {
+    stopPing();
+    state.pingTimer = setInterval(() => send({ type: "ping" }), PING_MS);
+  }
+
+  function stopPing() {
+    clearInterval(state.pingTimer);
+    state.pingTimer = null;
+  }
+
+  // --- interview persistence -------------------------------------------------------------
+
+  function rememberInterview() {
+    if (state.interviewId) {
+      save(STORE.interview, { interview_id: state.interviewId, last_seq: state.lastSeq });
+    }
+  }
+
+  function saveDrafts() {
+    if (state.interviewId) save(STORE.drafts, { interview_id: state.interviewId, drafts: state.drafts });
+  }
+
+  function forgetInterview() {
+    save(STORE.interview, null);
+    save(STORE.drafts, null);
+    state.interviewId = null;
+    resetInterview();
+  }
+
+  /** Clear everything the page shows about an interview. */
+  function resetInterview() {
+    state.lastSeq = 0;
+    state.finished = false;
+    state.report = null;
+    state.panel.clear();
+    state.messages.clear();
+    state.questionId = null;
+    state.drafts = {};
+    state.outstanding = [];
+    state.lastSnapshot = "";
+    setCodeBusy(false);
+    $("panel").replaceChildren();
+    $("transcript").replaceChildren();
+    $("round-title").textContent = "";
+    $("round-description").textContent = "";
+    $("warning-banner").hidden = true;
+    $("code-editor").value = "";
+    $("message-input").value = "";
+    $("question-id").textContent = "";
+    $("code-results").dataset.count = "0";
+    $("code-status").textContent = "Run your code to see the visible test results.";
+    $("test-results").hidden = true;
+    $("test-results").tBodies[0].replaceChildren();
+    $("code-output").hidden = true;
+    $("report").replaceChildren();
+  }
+
+  // --- incoming frames -------------------------------------------------------------------
+
+  function handle(frame) {
+    if (PERSISTED.has(frame.type) && Number.isInteger(frame.seq)) {
+      if (frame.seq <= state.lastSeq) return; // already applied (a replay after resume)
+      state.lastSeq = frame.seq;
+      rememberInterview();
+    }
+    const handler = HANDLERS[frame.type];
+    if (handler) handler(frame);
+  }
+
+  const HANDLERS = {
+    session: onSession,
+    ack: onAck,
+    error: onError,
+    pong: () => {},
+    round_started: onRoundStarted,
+    speaker: onSpeaker,
+    token: onToken,
+    message: onPanelMessage,
+    candidate_input: onCandidateInput,
+    code_result: onCodeResult,
+    warning: onWarning,
+    round_ended: (f) => addLine("system", `Round ${Number(f.index) + 1} ended: ${f.title}`, f.seq),
+    report: onReport,
+    interview_ended: onInterviewEnded,
+  };
+
+  function onSession(frame) {
+    if (frame.status === "logged_in") {
+      state.loggedIn = true;
+      state.loggedInAt = Date.now();
+      state.connects += 1;
+      setStatus("connected");
+      $("user-name").textContent = frame.user || "";
+      $("login-error").hidden = true;
+      if (Array.isArray(frame.plans)) setPlans(frame.plans);
+      setTimeout(failUnconfirmed, UNCONFIRMED_MS);
+      const saved = load(STORE.interview);
+      if (saved && saved.interview_id) {
+        if (saved.interview_id !== state.interviewId) {
+          // A fresh page: nothing is on screen yet, so ask for the whole transcript.
+          resetInterview();
+          state.interviewId = saved.interview_id;
+          const drafts = load(STORE.drafts);
+          if (drafts && drafts.interview_id === saved.interview_id) state.drafts = drafts.drafts || {};
+        }
+        state.awaiting = "resume";
+        send({ type: "resume", interview_id: state.interviewId, last_seq: state.lastSeq });
+        if (currentView() === "login" || currentView() === "plan") showView("interview");
+      } else {
+        showView("plan");
+      }
+      return;
+    }
+    state.awaiting = null;
+    $("start-button").disabled = false;
+    if (frame.status === "started") {
+      resetInterview();
+      state.interviewId = frame.interview_id;
+      rememberInterview();
+      showView("interview");
+      $("message-input").focus();
+    } else if (frame.status === "resumed" || frame.status === "finished") {
+      if (frame.interview_id) state.interviewId = frame.interview_id;
+      if (frame.status === "finished") state.finished = true;
+      if (state.report) showView("report");
+      else if (currentView() !== "interview") showView("interview");
+    }
+    updateControls();
+  }
+
+  function onAck(frame) {
+    const index = state.outstanding.findIndex((item) => item.clientId === frame.client_id);
+    if (index < 0) return;
+    const [item] = state.outstanding.splice(index, 1);
+    item.li?.classList.remove("pending", "unconfirmed");
+  }
+
+  function onError(frame) {
+    const message = frame.message || humanize(frame.code);
+    if (frame.code === "auth_failed") {
+      state.stopped = true;
+      save(STORE.user, null);
+      save(STORE.token, null);
+      showLoginError(message);
+      disconnect();
+      return;
+    }
+    if (state.awaiting === "resume" && ["not_found", "forbidden"].includes(frame.code)) {
+      // The stored interview is gone or not ours: start over with the plan picker.
+      state.awaiting = null;
+      forgetInterview();
+      showView("plan");
+      showNotice(`Could not resume the interview: ${message}`, { kind: "error" });
+      return;
+    }
+    if (state.awaiting === "start") {
+      state.awaiting = null;
+      $("start-button").disabled = false;
+      showNotice(message, { kind: "error" });
+      return;
+    }
+    // Inputs are handled in order, so an input error belongs to the oldest unacknowledged one.
+    const failed = state.outstanding.shift();
+    if (failed?.kind === "code") setCodeBusy(false);
+    if (failed?.li) {
+      failed.li.classList.remove("pending");
+      failed.li.classList.add("failed");
+      failed.li.title = `Not delivered: ${message}`;
+    }
+    if (frame.code === "interview_finished") {
+      state.finished = true;
+      updateControls();
+    }
+    showNotice(message, { kind: "error" });
+  }
+
+  function onRoundStarted(frame) {
+    if (state.questionId) {
+      // A new round starts with a clean editor; the last question's code stays in its draft.
+      state.drafts[state.questionId] = $("code-editor").value;
+      $("code-editor").value = "";
+      saveDrafts();
+    }
+    state.questionId = null;
+    updateQuestion();
+    setPanel(frame.panel || []);
+    $("round-title").textContent = `Round ${Number(frame.index) + 1}: ${frame.title}`;
+    $("round-description").textContent = frame.description || "";
+    addLine("system round", `Round ${Number(frame.index) + 1}: ${frame.title}`, frame.seq);
+  }
+
+  function onSpeaker(frame) {
+    panelBubble(frame.message_id, frame.panelist, frame.name);
+    setSpeaker(frame.panelist, true);
+  }
+
+  function onToken(frame) {
+    const existing = state.messages.get(frame.message_id);
+    if (existing && existing.final) return; // the complete text is already shown
+    const bubble = existing || panelBubble(frame.message_id, frame.panelist);
+    bubble.body.append(frame.delta || "");
+    setSpeaker(frame.panelist, true);
+    scrollTranscript();
+  }
+
+  function onPanelMessage(frame) {
+    const bubble = panelBubble(frame.message_id, frame.panelist, frame.name);
+    bubble.body.textContent = frame.text || "";
+    if (frame.name) bubble.head.textContent = frame.name;
+    bubble.final = true;
+    bubble.li.classList.remove("streaming");
+    bubble.li.dataset.seq = String(frame.seq);
+    if (frame.question_id) bubble.li.dataset.questionId = frame.question_id;
+    setSpeaker(frame.panelist, false);
+    if (frame.question_id && frame.question_id !== state.questionId) {
+      switchQuestion(frame.question_id);
+    }
+    scrollTranscript();
+  }
+
+  function onCandidateInput(frame) {
+    const kind = String(frame.kind || "").replace(/^candidate_/, "");
+    const detail = frame.detail || {};
+    if (kind === "message") {
+      const text = frame.text || "";
+      // Our own line may already be on screen (sent from this page): confirm it instead.
+      const mine = [...$("transcript").querySelectorAll(".msg.candidate.local")].find(
+        (li) => !li.dataset.seq && li.dataset.text === text,
+      );
+      if (mine) {
+        mine.dataset.seq = String(frame.seq);
+        mine.classList.remove("pending", "unconfirmed", "failed", "local");
+      } else {
+        addCandidateLine(text, frame.seq);
+      }
+    } else if (kind === "code") {
+      const lines = detail.lines ? ` (${detail.lines} lines)` : "";
+      if (detail.action === "run") addLine("system", `You ran the visible tests${lines}.`, frame.seq);
+      if (detail.action === "submit") addLine("system", `You submitted your code${lines}.`, frame.seq);
+    }
+    // Integrity signals, edit snapshots and `end` (the server announces it) are not shown.
+  }
+
+  function onCodeResult(frame) {
+    setCodeBusy(false);
+    const results = $("code-results");
+    results.dataset.count = String(Number(results.dataset.count || 0) + 1);
+    results.dataset.status = frame.status || "";
+    $("code-status").textContent = frame.message || humanize(frame.status);
+    const table = $("test-results");
+    const rows = (frame.tests || []).map((test) => {
+      const passed = Boolean(test.passed);
+      const outcome = passed ? "✓ pass" : test.error ? "✗ error" : "✗ fail";
+      const got = test.error ? String(test.error) : compact(test.got);
+      return el(
+        "tr",
+        { className: `test-row ${passed ? "passed" : "failed"}`, dataset: { passed } },
+        el("td", { text: test.name }),
+        el("td", { className: "mono", text: compact(test.args) }),
+        el("td", { className: "mono", text: compact(test.expected) }),
+        el("td", { className: "mono", text: got }),
+        el("td", { className: "outcome", text: outcome }),
+      );
+    });
+    table.tBodies[0].replaceChildren(...rows);
+    table.hidden = rows.length === 0;
+    const output = $("code-output");
+    output.textContent = frame.output || "";
+    output.hidden = !frame.output;
+    addLine(`result ${frame.status === "ok" ? "" : "bad"}`, `Tests: ${frame.message || frame.status}`, frame.seq);
+  }
+
+  function onWarning(frame) {
+    if (frame.code === "ending") {
+      // Not a rules warning: the notice that the candidate ended the interview.
+      addLine("system", frame.message, frame.seq);
+      return;
+    }
+    addLine("warning", frame.message, frame.seq, { role: "alert" });
+    const banner = $("warning-banner");
+    banner.textContent = `⚠ ${frame.message}`;
+    banner.hidden = false;
+  }
+
+  function onReport(frame) {
+    state.report = frame.report || {};
+    renderReport(state.report);
+    showView("report");
+  }
+
+  function onInterviewEnded(frame) {
+    state.finished = true;
+    setCodeBusy(false);
+    setSpeaker(null, false);
+    $("round-title").textContent = "Interview finished";
+    addLine("system", "The interview has ended.", frame.seq);
+    if (!state.report) addLine("system", "Preparing your report…");
+    updateControls();
+  }
+
+  // --- panel and transcript --------------------------------------------------------------
+
+  function setPanel(panel) {
+    state.panel.clear();
+    const cards = panel.map((p) => {
+      const card = el(
+        "div",
+        { className: "panelist", dataset: { panelistId: p.id }, attrs: { "data-testid": "panelist" } },
+        el("span", { className: "avatar", text: initials(p.name), attrs: { "aria-hidden": "true" } }),
+        el("span", { className: "who" },
+          el("strong", { className: "name", text: p.name }),
+          el("span", { className: "title", text: p.title })),
+      );
+      state.panel.set(p.id, { name: p.name, title: p.title, card });
+      return card;
+    });
+    $("panel").replaceChildren(...cards);
+  }
+
+  function initials(name) {
+    return String(name || "?").split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+  }
+
+  function setSpeaker(panelistId, speaking) {
+    for (const [id, p] of state.panel) {
+      if (panelistId) p.card.classList.toggle("current", id === panelistId);
+      p.card.classList.toggle("speaking", speaking && id === panelistId);
+    }
+  }
+
+  /** The transcript bubble of panel message `messageId`, created on first use. */
+  function panelBubble(messageId, panelistId, name) {
+    let bubble = state.messages.get(messageId);
+    if (bubble) return bubble;
+    // The round's panel (from round_started) is the most reliable source of display names.
+    const speaker = state.panel.get(panelistId)?.name || name || humanize(panelistId);
+    const head = el("div", { className: "msg-head", text: speaker });
+    const body = el("div", { className: "msg-body" });
+    const li = el(
+      "li",
+      { className: "msg panel streaming", dataset: { messageId, panelist: panelistId } },
+      head,
+      body,
+    );
+    $("transcript").append(li);
+    bubble = { li, head, body, final: false };
+    state.messages.set(messageId, bubble);
+    scrollTranscript();
+    return bubble;
+  }
+
+  /** Lines sent just before a disconnect that the replay did not confirm were never delivered. */
+  function failUnconfirmed() {
+    for (const li of $("transcript").querySelectorAll(".msg.candidate.unconfirmed:not([data-seq])")) {
+      li.classList.remove("pending", "unconfirmed");
+      li.classList.add("failed");
+      li.title = "Not delivered: the connection dropped. Please send it again.";
+    }
+  }
+
+  function addCandidateLine(text, seq, local = false) {
+    const li = el(
+      "li",
+      { className: `msg candidate${local ? " local pending" : ""}`, dataset: { seq, text } },
+      el("div", { className: "msg-head", text: "You" }),
+      el("div", { className: "msg-body", text: text || "(no answer)" }),
+    );
+    $("transcript").append(li);
+    scrollTranscript(true);
+    return li;
+  }
+
+  function addLine(kind, text, seq, attrs = {}) {
+    const li = el("li", { className: `msg ${kind}`.trim(), text, dataset: { seq }, attrs });
+    $("transcript").append(li);
+    scrollTranscript();
+    return li;
+  }
+
+  function scrollTranscript(force = false) {
+    const box = $("transcript");
+    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+    if (force || nearBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  // --- composing -------------------------------------------------------------------------
+
+  function sendMessage() {
+    const input = $("message-input");
+    const text = input.value.trim();
+    if (!text) return;
+    if (text.length > MAX_TEXT) {
+      showNotice(`Messages are limited to ${MAX_TEXT} characters.`, { kind: "error" });
+      return;
+    }
+    if (!interviewLive()) {
+      showNotice("Not connected: your message was not sent.", { kind: "error" });
+      return;
+    }
+    const li = addCandidateLine(text, undefined, true);
+    if (!sendInput({ type: "message", text }, { li })) {
+      li.remove();
+      return;
+    }
+    input.value = "";
+    $("warning-banner").hidden = true;
+  }
+
+  function switchQuestion(questionId) {
+    const editor = $("code-editor");
+    if (state.questionId) {
+      // Keep each question's code; a new question starts from its own (usually empty) draft.
+      state.drafts[state.questionId] = editor.value;
+      editor.value = state.drafts[questionId] || "";
+    } else if (!editor.value && state.drafts[questionId]) {
+      editor.value = state.drafts[questionId];
+    }
+    state.questionId = questionId;
+    state.lastSnapshot = editor.value;
+    saveDrafts();
+    updateQuestion();
+  }
+
+  function updateQuestion() {
+    $("question-id").textContent = state.questionId ? `Question: ${state.questionId}` : "";
+  }
+
+  function sendCode(action) {
+    const code = $("code-editor").value;
+    if (action !== "edit" && !code.trim()) {
+      showNotice("The editor is empty.", { kind: "error" });
+      return;
+    }
+    if (code.length > MAX_CODE) {
+      showNotice(`Code is limited to ${MAX_CODE} characters.`, { kind: "error" });
+      return;
+    }
+    const frame = { type: "code", action, code, language: "python", question_id: state.questionId };
+    if (sendInput(frame)) {
+      state.lastSnapshot = code;
+      if (action !== "edit") setCodeBusy(true);
+    }
+  }
+
+  function setCodeBusy(busy) {
+    state.codeBusy = busy;
+    $("code-busy").hidden = !busy;
+  }
+
+  /** An edit snapshot a few seconds after typing stops, so the panel can follow progress. */
+  function scheduleSnapshot() {
+    clearTimeout(state.snapshotTimer);
+    state.snapshotTimer = setTimeout(() => {
+      const code = $("code-editor").value;
+      if (code !== state.lastSnapshot && code.trim() && interviewLive()) sendCode("edit");
+    }, EDIT_SNAPSHOT_MS);
+  }
+
+  let escapeBeforeTab = false;
+
+  /** Tab indents (selected lines, or inserts spaces), Shift+Tab dedents; Esc then Tab leaves. */
+  function onEditorKey(event) {
+    const editor = event.currentTarget;
+    if (event.key === "Escape") {
+      escapeBeforeTab = true;
+      return;
+    }
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+      event.preventDefault();
+      sendCode("run");
+      return;
+    }
+    if (event.key !== "Tab" || escapeBeforeTab) {
+      escapeBeforeTab = false;
+      return;
+    }
+    event.preventDefault();
+    const { selectionStart: start, selectionEnd: end, value } = editor;
+    const lineStart = value.lastIndexOf("\n", start - 1) + 1;
+    const multiLine = value.slice(start, end).includes("\n");
+    if (!event.shiftKey && !multiLine) {
+      const column = start - lineStart;
+      editor.setRangeText(" ".repeat(INDENT.length - (column % INDENT.length)), start, end, "end");
+    } else {
+      const block = value.slice(lineStart, end);
+      const changed = event.shiftKey
+        ? block.replace(/^ {1,4}/gm, "")
+        : block.replace(/^/gm, INDENT);
+      editor.setRangeText(changed, lineStart, end, "select");
+      if (!multiLine) {
+        const caret = Math.max(lineStart, start + (changed.length - block.length));
+        editor.setSelectionRange(caret, caret);
+      }
+    }
+    editor.dispatchEvent(new Event("input"));
+  }
+
+  // --- report ----------------------------------------------------------------------------
+
+  function meter(score) {
+    const pct = score === null || score === undefined ? 0 : Math.max(0, Math.min(100, (Number(score) / 5) * 100));
+    return el("span", { className: "meter", attrs: { "aria-hidden": "true" } },
+      el("span", { className: "meter-fill", style: { width: `${pct.toFixed(0)}%` } }));
+  }
+
+  function list(items, className, empty) {
+    if (!items || items.length === 0) return el("p", { className: "muted", text: empty });
+    return el("ul", { className }, ...items.map((item) => el("li", { text: item })));
+  }
+
+  function renderReport(report) {
+    const rec = report.recommendation || {};
+    const rounds = Array.isArray(report.rounds) ? report.rounds : [];
+    const flags = Array.isArray(report.integrity_flags) ? report.integrity_flags : [];
+    const roundTitles = Object.fromEntries(rounds.map((r) => [r.round_id, r.title]));
+
+    const header = el("header", { className: "report-header" },
+      el("h2", { text: `Interview report${report.role ? ` — ${report.role}` : ""}` }),
+      el("p", { className: "muted" },
+        `Plan ${report.plan_id || "?"} v${report.plan_version || "?"} · engine `,
+        el("strong", { text: report.engine || "unknown", attrs: { id: "report-engine", "data-testid": "report-engine" } }),
+        report.completed === false ? " · ended early: rounds not reached count as 1/5" : ""),
+    );
+
+    const summary = el("section", { className: "report-summary" },
+      el("div", { className: "overall" },
+        el("span", { className: "label", text: "Overall" }),
+        el("span", { className: "big", text: `${fmtScore(report.overall)} / 5`, attrs: { id: "report-overall" } }),
+        meter(report.overall)),
+      el("div", { className: "recommendation" },
+        el("span", { className: "label", text: "Recommendation" }),
+        el("span", {
+          className: "decision",
+          text: humanize(rec.decision) || "–",
+          dataset: { decision: rec.decision },
+          attrs: { id: "report-decision", "data-testid": "report-decision" },
+        }),
+        el("p", { text: rec.rationale || "", attrs: { id: "report-rationale" } })),
+    );
+
+    const overallNotes = el("section", { className: "two-col" },
+      el("div", {}, el("h3", { text: "Strengths" }), list(report.strengths, "strengths", "None recorded.")),
+      el("div", {}, el("h3", { text: "Gaps" }), list(report.gaps, "gaps", "None recorded.")),
+    );
+
+    const roundSections = rounds.map((round) => renderRound(round));
+
+    const flagSection = el("section", { className: "flags", attrs: { id: "report-flags" } },
+      el("h3", { text: "Integrity flags" }),
+      flags.length === 0
+        ? el("p", { className: "muted", text: "No integrity flags." })
+        : el("ul", {}, ...flags.map((flag) => el("li", { className: "flag" },
+          el("strong", { text: humanize(flag.kind) }),
+          flag.round_id ? el("span", { className: "muted", text: ` (${roundTitles[flag.round_id] || flag.round_id})` }) : null,
+          el("div", { className: "evidence", text: flag.evidence || "" })))),
+      flags.length ? el("p", { className: "muted", text: "Flags are for a human to review, not a verdict." }) : null,
+    );
+
+    $("report").replaceChildren(header, summary, overallNotes,
+      el("h3", { className: "section-title", text: "Rounds" }), ...roundSections, flagSection);
+  }
+
+  function renderRound(round) {
+    const competencies = Array.isArray(round.competencies) ? round.competencies : [];
+    const names = Object.fromEntries(competencies.map((c) => [c.id, c.name]));
+    const table = el("table", { className: "competencies" },
+      el("thead", {}, el("tr", {}, el("th", { text: "Competency" }), el("th", { text: "Score" }), el("th", { text: "Evidence" }))),
+      el("tbody", {}, ...competencies.map((c) => el("tr", { className: "competency", dataset: { competency: c.id } },
+        el("td", { text: c.name }),
+        el("td", { className: "score" }, el("span", { className: "competency-score", text: fmtScore(c.score) }), meter(c.score)),
+        el("td", {}, ...(c.evidence && c.evidence.length
+          ? c.evidence.map((quote) => el("blockquote", { className: "evidence", text: quote }))
+          : [el("span", { className: "muted", text: "No evidence: not assessed." })]))))),
+    );
+    const panelists = (round.panelists || []).map((p) => el("li", {},
+      el("strong", { text: p.name }), ": ",
+      Object.entries(p.scores || {}).map(([id, s]) => `${names[id] || humanize(id)} ${fmtScore(s)}`).join(", ") || "no scores"));
+    const coding = Object.entries(round.coding || {}).map(([question, info]) => {
+      const tests = info.tests || {};
+      const passed = tests.total ? `${tests.passed}/${tests.total} tests pass` : "no tests run";
+      return el("li", { text: `${question}: ${passed}, ${info.runs || 0} run(s), ${info.submits || 0} submit(s)` });
+    });
+    return el("section", { className: "report-round", dataset: { roundId: round.round_id } },
+      el("h4", {},
+        el("span", { text: round.title }),
+        el("span", { className: "round-score", text: `${fmtScore(round.score)} / 5` }),
+        meter(round.score)),
+      round.summary ? el("p", { className: "round-summary", text: round.summary }) : null,
+      table,
+      el("div", { className: "two-col" },
+        el("div", {}, el("h5", { text: "Strengths" }), list(round.strengths, "strengths", "None recorded.")),
+        el("div", {}, el("h5", { text: "Gaps" }), list(round.gaps, "gaps", "None recorded."))),
+      panelists.length ? el("div", {}, el("h5", { text: "Panel scores" }), el("ul", { className: "panel-scores" }, ...panelists)) : null,
+      coding.length ? el("div", {}, el("h5", { text: "Coding" }), el("ul", {}, ...coding)) : null,
+      round.topics_not_reached && round.topics_not_reached.length
+        ? el("p", { className: "muted", text: `Topics not reached: ${round.topics_not_reached.join(", ")}` })
+        : null,
+    );
+  }
+
+  // --- sign-in, plans, lifecycle ---------------------------------------------------------
+
+  function showLoginError(message) {
+    const error = $("login-error");
+    error.textContent = message;
+    error.hidden = false;
+    showView("login");
+  }
+
+  function setPlans(plans) {
+    state.plans = plans;
+    const select = $("plan-select");
+    const previous = select.value;
+    select.replaceChildren(...plans.map((p) => el("option", { text: p.title || p.id, attrs: { value: p.id } })));
+    if (plans.some((p) => p.id === previous)) select.value = previous;
+    $("start-button").disabled = plans.length === 0;
+    showPlanRole();
+  }
+
+  function showPlanRole() {
+    const plan = state.plans.find((p) => p.id === $("plan-select").value);
+    $("plan-role").textContent = plan && plan.role ? `Role: ${plan.role}` : "";
+  }
+
+  function signIn(event) {
+    event.preventDefault();
+    const user = $("login-user").value.trim();
+    const token = $("login-token").value.trim();
+    if (!user && !token) {
+      showLoginError("Enter your name (or a token).");
+      return;
+    }
+    $("login-error").hidden = true;
+    save(STORE.user, user || null);
+    save(STORE.token, token || null);
+    reconnectNow();
+  }
+
+  function startInterview(event) {
+    event.preventDefault();
+    const plan = $("plan-select").value;
+    if (!plan || !state.loggedIn) return;
+    forgetInterview();
+    state.awaiting = "start";
+    $("start-button").disabled = send({ type: "start", plan });
+  }
+
+  function endInterview() {
+    if (!interviewLive()) return;
+    if (!window.confirm("End the interview now? The panel will close the interview and write your report.")) return;
+    sendInput({ type: "control", action: "end" });
+  }
+
+  function newInterview() {
+    forgetInterview();
+    // A fresh connection: log in again and pick a plan.
+    disconnect();
+    setTimeout(reconnectNow, 0);
+  }
+
+  function signOut() {
+    state.stopped = true;
+    disconnect();
+    forgetInterview();
+    save(STORE.user, null);
+    save(STORE.token, null);
+    state.connects = 0;
+    $("user-name").textContent = "";
+    hideNotice();
+    showView("login");
+    setStatus("offline");
+  }
+
+  function onVisibilityChange() {
+    if (document.visibilityState === "hidden") {
+      state.hiddenAt = Date.now();
+      if (interviewLive()) sendInput({ type: "integrity", signal: "tab_hidden" });
+    } else {
+      const duration = state.hiddenAt ? Date.now() - state.hiddenAt : 0;
+      state.hiddenAt = null;
+      if (interviewLive()) sendInput({ type: "integrity", signal: "tab_visible", duration_ms: duration });
+      // Back in the tab with a dead socket: don't wait for the backoff.
+      const { user, token } = credentials();
+      if (!state.ws && !state.stopped && (user || token)) reconnectNow();
+    }
+  }
+
+  function init() {
+    $("login-form").addEventListener("submit", signIn);
+    $("plan-form").addEventListener("submit", startInterview);
+    $("plan-select").addEventListener("change", showPlanRole);
+    $("message-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      sendMessage();
+    });
+    $("message-input").addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        sendMessage();
+      }
+    });
+    const editor = $("code-editor");
+    editor.addEventListener("keydown", onEditorKey);
+    editor.addEventListener("input", () => {
+      if (state.questionId) state.drafts[state.questionId] = editor.value;
+      scheduleSnapshot();
+    });
+    editor.addEventListener("blur", saveDrafts);
+    editor.addEventListener("paste", (event) => {
+      const size = (event.clipboardData?.getData("text") || "").length;
+      if (size > 0) sendInput({ type: "integrity", signal: "paste", size });
+    });
+    $("run-button").addEventListener("click", () => sendCode("run"));
+    $("submit-button").addEventListener("click", () => sendCode("submit"));
+    $("end-button").addEventListener("click", endInterview);
+    $("logout-button").addEventListener("click", signOut);
+    $("new-interview-button").addEventListener("click", newInterview);
+    $("show-transcript-button").addEventListener("click", () => {
+      const view = $("interview-view");
+      view.hidden = !view.hidden;
+      if (!view.hidden) view.scrollIntoView({ behavior: "smooth" });
+      $("show-transcript-button").textContent = view.hidden ? "Show transcript" : "Hide transcript";
+    });
+    $("notice-close").addEventListener("click", hideNotice);
+    document.addEventListener("visibilitychange", onVisibilityChange);
+    window.addEventListener("online", () => {
+      if (!state.ws && !state.stopped && state.reconnectTimer) reconnectNow();
+    });
+
+    // Test hook: drop the socket as a network failure would (the client then reconnects).
+    window.__dropConnection = () => {
+      if (state.ws) state.ws.close(4000, "dropped by test hook");
+    };
+
+    const { user, token } = credentials();
+    if (user) $("login-user").value = user;
+    if (user || token) {
+      showView(load(STORE.interview) ? "interview" : "plan");
+      connect();
+    } else {
+      showView("login");
+      setStatus("offline");
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+})();

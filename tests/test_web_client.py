@@ -1,0 +1,456 @@
+"""The web client end to end: the real server (uvicorn subprocess) and real headless Chromium.
+
+Signs in, starts the backend_engineer plan, answers the first coding question in the editor
+(Run shows the visible tests passing, then Submit) and in the chat, ends the interview and
+checks the rendered report.  A second test drops the WebSocket from the page and checks the
+client reconnects, resumes and never duplicates a transcript line (also after a reload).
+
+Needs the ``playwright`` Python package and Debian's ``chromium`` (no Playwright browser
+download): ``pip install playwright`` and ``apt-get install chromium``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+PLAN = yaml.safe_load((ROOT / "rounds" / "backend_engineer.yaml").read_text())
+FIRST_TOPIC = PLAN["rounds"][0]["topics"][0]  # top_k_frequent, a coding question
+
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+    ),
+    pytest.mark.slow,
+]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# Records every frame the page sends and receives, without touching the app's code.
+RECORD_FRAMES = """
+(() => {
+  const Native = window.WebSocket;
+  const frames = { received: [], sent: [] };
+  window.__frames = frames;
+  class RecordingWebSocket extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        try { frames.received.push(JSON.parse(event.data)); } catch (e) { /* not JSON */ }
+      });
+    }
+    send(data) {
+      try { frames.sent.push(JSON.parse(data)); } catch (e) { /* not JSON */ }
+      return super.send(data);
+    }
+  }
+  window.WebSocket = RecordingWebSocket;
+})();
+"""
+
+LINES_JS = """els => els.map(e => ({
+  seq: e.dataset.seq || null,
+  mid: e.dataset.messageId || null,
+  cls: e.className,
+  text: e.textContent,
+}))"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("web_client")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "INTERVIEW_AUTH": "dev",
+        "INTERVIEW_DATA_DIR": str(tmp),
+        "INTERVIEW_LOG_DIR": str(tmp / "logs"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = tmp / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "server:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not healthy within 30 s:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def errors() -> list[str]:
+    """Uncaught exceptions and console errors of the page (there must be none)."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Any, errors: list[str]) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.add_init_script(RECORD_FRAMES)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("dialog", lambda dialog: dialog.accept())  # "End the interview now?"
+    yield page
+    context.close()
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _sign_in_and_start(page: Any, base: str, user: str) -> None:
+    page.goto(base + "/")
+    page.fill("#login-user", user)
+    page.click("#login-button")
+    page.wait_for_selector("#plan-select option[value='backend_engineer']", state="attached")
+    page.select_option("#plan-select", "backend_engineer")
+    page.click("#start-button")
+    page.wait_for_selector("#interview-view", state="visible")
+    _wait_connected(page)
+
+
+def _wait_connected(page: Any, more_than: int = 0) -> None:
+    page.wait_for_function(
+        """n => {
+          const s = document.querySelector('#connection-status');
+          return s.dataset.state === 'connected' && Number(s.dataset.connects) > n;
+        }""",
+        arg=more_than,
+    )
+
+
+def _connects(page: Any) -> int:
+    return int(page.get_attribute("#connection-status", "data-connects"))
+
+
+def _wait_question(page: Any, question_id: str) -> None:
+    """A complete (no longer streaming) panel line asking ``question_id``."""
+    page.wait_for_selector(
+        f"#transcript .msg.panel[data-question-id='{question_id}']:not(.streaming)"
+    )
+
+
+def _final_panel_lines(page: Any) -> int:
+    return int(page.locator("#transcript .msg.panel:not(.streaming)").count())
+
+
+def _send(page: Any, text: str) -> None:
+    before = _final_panel_lines(page)
+    page.fill("#message-input", text)
+    page.click("#send-button")
+    # Our line is confirmed by the server's candidate_input echo (it then carries a seq) …
+    page.wait_for_function(
+        """text => [...document.querySelectorAll('#transcript .msg.candidate[data-seq]')]
+                 .some(li => li.dataset.text === text)""",
+        arg=text,
+    )
+    # … and the panel answers.
+    page.wait_for_function(
+        """n => document.querySelectorAll('#transcript .msg.panel:not(.streaming)').length > n""",
+        arg=before,
+    )
+
+
+def _lines(page: Any) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = page.eval_on_selector_all("#transcript .msg", LINES_JS)
+    return lines
+
+
+def _assert_no_duplicates(lines: list[dict[str, Any]]) -> None:
+    seqs = [line["seq"] for line in lines if line["seq"]]
+    assert len(seqs) == len(set(seqs)), f"a transcript seq is shown twice: {seqs}"
+    mids = [line["mid"] for line in lines if line["mid"]]
+    assert len(mids) == len(set(mids)), f"a panel message is shown twice: {mids}"
+
+
+def _quiet(page: Any) -> None:
+    """Nothing streaming and no input waiting for the server."""
+    page.wait_for_function(
+        """() => !document.querySelector('#transcript .msg.streaming, #transcript .msg.pending')"""
+    )
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def test_interview_from_sign_in_to_report(server: str, page: Any, errors: list[str]) -> None:
+    _sign_in_and_start(page, server, "alice")
+    _wait_question(page, FIRST_TOPIC["id"])
+    assert page.locator("#panel .panelist").count() >= 2, "the round's panel is shown"
+
+    # Streamed: token deltas arrived and the panel's lines are on screen with their text.
+    received = page.evaluate("window.__frames.received")
+    tokens = [f for f in received if f["type"] == "token"]
+    messages = [f for f in received if f["type"] == "message"]
+    assert tokens and len(tokens) > len(messages), "panel lines are streamed token by token"
+    first = page.locator(f"#transcript .msg.panel[data-message-id='{messages[0]['message_id']}']")
+    assert first.locator(".msg-body").text_content() == messages[0]["text"]
+    assert page.locator("#panel .panelist.current").count() == 1, "the speaker is highlighted"
+    assert FIRST_TOPIC["id"] in page.text_content("#question-id")
+
+    # Code: Run shows every visible test passing, then Submit.
+    page.fill("#code-editor", FIRST_TOPIC["coding"]["solutions"]["strong"])
+    page.click("#run-button")
+    visible = len(FIRST_TOPIC["coding"]["visible_tests"])
+    page.wait_for_selector("#code-results[data-count='1']")
+    page.wait_for_function(
+        """n => document.querySelectorAll('#test-results tbody tr.test-row.passed').length === n""",
+        arg=visible,
+    )
+    assert page.locator("#test-results tbody tr.failed").count() == 0
+    assert page.is_visible("#test-results")
+    page.click("#submit-button")
+    page.wait_for_selector("#code-results[data-count='2']")
+    assert page.locator("#test-results tbody tr.test-row.passed").count() == visible
+    sent = page.evaluate("window.__frames.sent")
+    code = [f for f in sent if f["type"] == "code"]
+    assert [f["action"] for f in code][-2:] == ["run", "submit"]
+    assert all(f["question_id"] == FIRST_TOPIC["id"] for f in code)
+
+    # Chat: answer the question; the panel replies.
+    _send(page, FIRST_TOPIC["sample_answers"]["strong"].strip())
+
+    # End the interview: the server closes the round and the interview and sends the report.
+    _quiet(page)
+    page.click("#end-button")
+    page.wait_for_selector("#report-view", state="visible", timeout=90_000)
+    decision = page.text_content("#report-decision").strip()
+    assert decision and decision != "–"
+    assert page.text_content("#report-rationale").strip()
+    assert page.text_content("#report-engine").strip()
+    rounds = page.locator("#report .report-round")
+    assert rounds.count() >= 1
+    assert "/ 5" in rounds.first.locator(".round-score").text_content()
+    assert rounds.first.locator("tr.competency").count() >= 1
+    assert page.locator("#report blockquote.evidence").count() >= 1, "evidence quotes are shown"
+    assert page.is_visible("#report-flags")
+    report = next(f for f in page.evaluate("window.__frames.received") if f["type"] == "report")
+    assert decision.lower() == report["report"]["recommendation"]["decision"].replace("_", " ")
+    _assert_no_duplicates(_lines(page))
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web_client.png"), full_page=True)
+
+    # From the report, a new interview starts from the plan picker.
+    page.click("#new-interview-button")
+    page.wait_for_selector("#plan-view", state="visible")
+    _wait_connected(page)
+    assert page.evaluate("sessionStorage.getItem('interview.current')") is None
+    assert not errors, errors
+
+
+def test_reconnect_resumes_without_duplicate_lines(
+    server: str, page: Any, errors: list[str]
+) -> None:
+    _sign_in_and_start(page, server, "bob")
+    _wait_question(page, FIRST_TOPIC["id"])
+    _quiet(page)
+    before = _lines(page)
+    assert before, "the transcript has lines"
+    _assert_no_duplicates(before)
+    highest = max(int(line["seq"]) for line in before if line["seq"])
+    stored = page.evaluate("JSON.parse(sessionStorage.getItem('interview.current'))")
+    assert stored["last_seq"] == highest and stored["interview_id"]
+
+    # Drop the socket as a network failure would: the page reconnects and resumes.
+    connects = _connects(page)
+    page.evaluate("window.__dropConnection()")
+    page.wait_for_function(
+        "() => document.querySelector('#connection-status').dataset.state !== 'connected'"
+    )
+    _wait_connected(page, more_than=connects)
+    page.wait_for_function(
+        """() => window.__frames.sent.filter(f => f.type === 'resume').length === 1"""
+    )
+    resume = next(f for f in page.evaluate("window.__frames.sent") if f["type"] == "resume")
+    assert resume == {
+        "type": "resume",
+        "interview_id": stored["interview_id"],
+        "last_seq": highest,
+    }
+    page.wait_for_timeout(500)  # let any replay land
+    after = _lines(page)
+    _assert_no_duplicates(after)
+    assert after == before, "the reconnect replays nothing twice"
+
+    # The resumed connection works: an answer gets a reply, still without duplicates.
+    _send(page, "I'd count occurrences with a Counter, then use a heap of size k.")
+    _quiet(page)
+    resumed = _lines(page)
+    _assert_no_duplicates(resumed)
+    assert resumed[: len(before)] == before
+
+    # Dropped right after an answer was acknowledged, before the panel's reply: the resume
+    # replays the reply, and the streamed part of it (if any) is completed, not duplicated.
+    text = "Ties go to the smaller value because the heap key is the negative count then value."
+    page.fill("#message-input", text)
+    page.click("#send-button")
+    page.wait_for_function(
+        """text => {
+          const sent = window.__frames.sent.find(f => f.type === 'message' && f.text === text);
+          return sent && window.__frames.received.some(
+            f => f.type === 'ack' && f.client_id === sent.client_id);
+        }""",
+        arg=text,
+    )
+    connects = _connects(page)
+    page.evaluate("window.__dropConnection()")
+    _wait_connected(page, more_than=connects)
+    page.wait_for_function(
+        """n => document.querySelectorAll('#transcript .msg.panel:not(.streaming)').length > n""",
+        arg=len([x for x in resumed if "panel" in x["cls"].split()]),
+    )
+    _quiet(page)
+    resumed = _lines(page)
+    _assert_no_duplicates(resumed)
+    assert [x["text"] for x in resumed].count("You" + text) == 1
+
+    # A reload rebuilds the same transcript from a full replay.
+    page.reload()
+    _wait_connected(page)
+    page.wait_for_function(
+        "n => document.querySelectorAll('#transcript .msg').length >= n", arg=len(resumed)
+    )
+    _quiet(page)
+    page.wait_for_timeout(500)
+    reloaded = _lines(page)
+    _assert_no_duplicates(reloaded)
+    assert [(x["seq"], x["mid"], x["text"]) for x in reloaded] == [
+        (x["seq"], x["mid"], x["text"]) for x in resumed
+    ]
+    assert not errors, errors
+
+
+def test_editor_integrity_signals_and_escaping(server: str, page: Any, errors: list[str]) -> None:
+    _sign_in_and_start(page, server, "carol")
+    _wait_question(page, FIRST_TOPIC["id"])
+
+    # Tab in the editor indents with spaces instead of leaving the field.
+    page.click("#code-editor")
+    page.keyboard.type("def f():")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.type("return 1")
+    assert page.input_value("#code-editor") == "def f():\n    return 1"
+    assert page.evaluate("document.activeElement.id") == "code-editor"
+
+    # A paste into the editor and the tab being hidden are reported as integrity signals.
+    page.evaluate(
+        """() => {
+          const data = new DataTransfer();
+          data.setData('text/plain', 'x = 1  # hi');
+          document.querySelector('#code-editor').dispatchEvent(
+            new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+          let visibility = 'hidden';
+          Object.defineProperty(
+            document, 'visibilityState', { configurable: true, get: () => visibility });
+          document.dispatchEvent(new Event('visibilitychange'));
+          visibility = 'visible';
+          document.dispatchEvent(new Event('visibilitychange'));
+        }"""
+    )
+    page.wait_for_function(
+        """() => window.__frames.sent.filter(f => f.type === 'integrity').length === 3"""
+    )
+    signals = [f for f in page.evaluate("window.__frames.sent") if f["type"] == "integrity"]
+    assert [(f["signal"], f.get("size")) for f in signals] == [
+        ("paste", len("x = 1  # hi")),
+        ("tab_hidden", None),
+        ("tab_visible", None),
+    ]
+    assert signals[2]["duration_ms"] >= 0
+    ids = [f["client_id"] for f in signals]
+    page.wait_for_function(
+        """ids => ids.every(id => window.__frames.received.some(
+                 f => f.type === 'ack' && f.client_id === id))""",
+        arg=ids,
+    )
+
+    # Server strings are shown as text, never parsed as HTML.
+    hostile = '<img src=x onerror="window.__xss = 1"> <b>bold</b>'
+    page.fill("#message-input", hostile)
+    page.click("#send-button")
+    page.wait_for_function(
+        """text => [...document.querySelectorAll('#transcript .msg.candidate[data-seq]')]
+                 .some(li => li.dataset.text === text)""",
+        arg=hostile,
+    )
+    _quiet(page)
+    assert page.locator("#transcript img, #transcript b").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert hostile in page.text_content("#transcript")
+    assert not errors, errors
