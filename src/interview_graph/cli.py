@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--stop-after", type=int, metavar="N", help="stop after N candidate inputs")
     sim.add_argument("--quiet", action="store_true", help="print only the final report")
+    srv = sub.add_parser("serve", help="run the WebSocket service and web client (uvicorn)")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8000)
     val = sub.add_parser("validate", help="validate plan files (default: every file in rounds/)")
     val.add_argument("files", nargs="*")
     val.add_argument(
@@ -194,6 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "validate":
         return _validate(args)
+    if args.command == "serve":
+        import uvicorn
+
+        from .api.app import create_app
+
+        try:
+            app = create_app()
+        except RuntimeError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
+        console.print(f"Open http://{args.host}:{args.port}/ in a browser.")
+        uvicorn.run(app, host=args.host, port=args.port, ws_max_size=1024 * 1024)
+        return 0
     try:
         return asyncio.run(_simulate(args))
     except PlanError as exc:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -84,8 +85,8 @@ class Connection:
             # Let the client read why it is being closed (the error event) before the close.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1):
-                    while not self.out.empty() and not writer.done():
-                        await asyncio.sleep(0.01)
+                    while not self.out.empty() and not writer.done():  # noqa: ASYNC110
+                        await asyncio.sleep(0.01)  # a short, bounded poll during close
         for task in (reader, writer, closer):
             task.cancel()
         # Never wait unboundedly on a cancelled task: a stuck one must not block shutdown.
@@ -133,7 +134,7 @@ class Connection:
             raise asyncio.CancelledError from None
 
     def _error(self, code: str, message: str) -> None:
-        self.offer(p.Error(seq=self.last_seq, code=code, message=message).model_dump())  # type: ignore[arg-type]
+        self.offer(p.Error(seq=self.last_seq, code=code, message=message).model_dump())
 
     async def _reader(self) -> None:
         try:
@@ -159,7 +160,7 @@ class Connection:
             except Exception:  # a bug must cost this frame, not the connection or the interview
                 self._error("internal", "That request failed; the interview is unaffected.")
 
-    def _parse(self, message: dict[str, Any]) -> Any:
+    def _parse(self, message: MutableMapping[str, Any]) -> Any:
         """Validate one frame; on failure send an error event and return None."""
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
@@ -208,7 +209,7 @@ class Connection:
             return True
         return False
 
-    async def _login(self, message: dict[str, Any]) -> bool:
+    async def _login(self, message: MutableMapping[str, Any]) -> bool:
         if message["type"] == "websocket.disconnect":
             return False
         frame = self._parse(message)
@@ -278,7 +279,7 @@ class Connection:
             runner = await self.hub.get(self.user, frame.interview_id)
         except LookupError as exc:
             code = str(exc.args[0])
-            self._error(code, "no such interview" if code == "not_found" else "not your interview")  # type: ignore[arg-type]
+            self._error(code, "no such interview" if code == "not_found" else "not your interview")
             return
         if self.runner is not None and self.runner is not runner:
             self.runner.detach(self)

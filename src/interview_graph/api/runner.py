@@ -4,8 +4,9 @@ A runner takes candidate inputs from a bounded queue, one at a time, and resumes
 with each; everything the graph streams is mapped to wire events and offered to the attached
 connection (if any): transient events (speaker, token) directly, persisted ones by telling the
 connection's writer to read the event log onward from what it last sent, so they always go out
-in seq order, gapless, however tasks interleave.  Inputs are persisted before they are acknowledged, and re-fed after a
-restart if the graph had not consumed them, so an acknowledged input is never lost.
+in seq order, gapless, however tasks interleave.  Inputs are persisted before they are
+acknowledged, and re-fed after a restart if the graph had not consumed them, so an
+acknowledged input is never lost.
 
 A message that arrives while a panelist is still speaking is queued, not an interruption:
 the panelist finishes, then the message is answered (docs/protocol.md).
@@ -17,12 +18,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel
 
 from ..context import InterviewContext, register_log
 from ..inputs import input_event, parse_input
@@ -54,7 +55,7 @@ def to_wire(event: Event) -> dict[str, Any] | None:
     if event.visibility != "public" and event.kind != "report":
         return None
     d, seq = event.data, event.seq
-    wire: p.BaseModel | None = None
+    wire: BaseModel | None = None
     if event.kind == "round_started":
         wire = p.RoundStarted(
             seq=seq,
@@ -243,20 +244,16 @@ class Runner:
                 if item["message_id"] != speaking:
                     speaking = item["message_id"]
                     await self._offer_transient(
-                        lambda seq: p.Speaker(
-                            seq=seq,
-                            panelist=item["speaker"],
-                            name=self.hub.name_of(item["speaker"]),
-                            message_id=item["message_id"],
-                        )
+                        p.Speaker,
+                        panelist=item["speaker"],
+                        name=self.hub.name_of(item["speaker"]),
+                        message_id=item["message_id"],
                     )
                 await self._offer_transient(
-                    lambda seq: p.Token(
-                        seq=seq,
-                        message_id=item["message_id"],
-                        panelist=item["speaker"],
-                        delta=item["delta"],
-                    )
+                    p.Token,
+                    message_id=item["message_id"],
+                    panelist=item["speaker"],
+                    delta=item["delta"],
                 )
                 continue
             event: Event = item["event"]
@@ -267,10 +264,11 @@ class Runner:
                 if self.conn is not None:
                     self.conn.sync()
 
-    async def _offer_transient(self, make: Callable[[int], p.BaseModel]) -> None:
+    async def _offer_transient(self, model: type[BaseModel], **fields: Any) -> None:
+        """Offer a transient event stamped with the connection's latest persisted seq."""
         async with self.lock:
             if self.conn is not None:
-                self.conn.offer(make(self.conn.last_seq).model_dump())
+                self.conn.offer(model(seq=self.conn.last_seq, **fields).model_dump())
 
 
 class Hub:
