@@ -180,17 +180,17 @@ async def test_per_interview_concurrency_is_capped(monkeypatch: pytest.MonkeyPat
             running -= 1
 
     monkeypatch.setattr(sandbox, "_execute", counting)
-    await asyncio.gather(*(attack("return a + b", interview_id="same") for _ in range(6)))
+    await asyncio.gather(*(attack(f"return a + b + {i}", interview_id="same") for i in range(6)))
     assert peak <= sandbox.PER_INTERVIEW
 
 
 async def test_refused_when_no_sandbox_is_possible(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox, "_PROBE", {})
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-    result = await attack("return a + b")
+    result = await attack("return a + b  # refused")
     assert result.status == "refused" and "bubblewrap" in result.message
     monkeypatch.setenv("INTERVIEW_SANDBOX", "off")
-    assert (await attack("return a + b")).status == "refused"
+    assert (await attack("return a + b  # off")).status == "refused"
 
 
 async def test_other_languages_are_reported_unsupported() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +77,14 @@ async def test_conversation(server: Server, conversation: dict[str, Any]) -> Non
         assert len(persisted) == len(set(persisted))
 
 
-async def _start(server: Server, user: str = "carol") -> tuple[Client, Any, str]:
+async def _start(
+    server: Server, user: str = "carol", plan: str = "data_scientist"
+) -> tuple[Client, Any, str]:
     ws = await connect(server).__aenter__()
     client = Client(ws)
     await client.send({"type": "login", "user": user})
     await client.until(lambda e: e["type"] == "session")
-    await client.send({"type": "start", "plan": "data_scientist"})
+    await client.send({"type": "start", "plan": plan})
     session = (await client.until(lambda e: e["type"] == "session"))[-1]
     await client.question()
     return client, ws, session["interview_id"]
@@ -118,6 +121,26 @@ async def test_resume_after_a_dropped_connection_replays_what_was_missed(server:
         await full.until(lambda e: e["type"] == "candidate_input" and "Regularisation" in e["text"])
         seqs = [e["seq"] for e in full.events if e["type"] in PERSISTED]
         assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+
+
+async def test_code_runs_in_the_background_and_never_blocks_the_conversation(
+    server: Server,
+) -> None:
+    client, ws, _ = await _start(server, "olga", "backend_engineer")
+    loop = "def top_k_frequent(nums, k):\n    while True:\n        pass\n"
+    await client.send(
+        {"type": "code", "action": "run", "code": loop, "question_id": "top_k_frequent"}
+    )
+    await client.until(lambda e: e["type"] == "ack")
+    start = time.perf_counter()
+    await client.send({"type": "message", "text": "I will count with a hash map, then a heap."})
+    await client.until(lambda e: e["type"] == "ack")
+    reply = await client.until(lambda e: e["type"] in ("message", "code_result"))
+    assert reply[-1]["type"] == "message", "the panel answered while the code was still running"
+    assert time.perf_counter() - start < 3
+    result = (await client.until(lambda e: e["type"] == "code_result", timeout=30))[-1]
+    assert result["status"] == "timeout"
+    await ws.close()
 
 
 async def test_second_connection_takes_over(server: Server) -> None:

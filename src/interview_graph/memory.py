@@ -15,6 +15,7 @@ REFLECTIONS = 6
 ASKED = 12
 RECENT = 6
 FLAGS = 40
+RECEIPTS = 32  # inputs may be consumed out of order (code runs finish in the background)
 
 
 def capped(items: list[T], item: T, cap: int) -> list[T]:

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS inputs (
     interview_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     payload TEXT NOT NULL,
+    consumed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (interview_id, seq)
 );
 """
@@ -196,7 +197,7 @@ class EventLog:
                 ),
             )
             await db.execute(
-                "INSERT INTO inputs VALUES (?, ?, ?)", (interview_id, seq, json.dumps(payload))
+                "INSERT INTO inputs VALUES (?, ?, ?, 0)", (interview_id, seq, json.dumps(payload))
             )
             await db.commit()
         return Event(
@@ -211,15 +212,26 @@ class EventLog:
             ts=ts,
         )
 
-    async def inputs_after(self, interview_id: str, seq: int) -> list[tuple[int, dict[str, Any]]]:
-        """Persisted candidate inputs with seq > ``seq``, in order (to re-feed after a crash)."""
+    async def unconsumed_inputs(self, interview_id: str) -> list[tuple[int, str, dict[str, Any]]]:
+        """Persisted inputs the interview has not consumed yet: (seq, receipt key, payload)."""
         rows = await (
             await self._db().execute(
-                "SELECT seq, payload FROM inputs WHERE interview_id = ? AND seq > ? ORDER BY seq",
-                (interview_id, seq),
+                "SELECT i.seq, e.key, i.payload FROM inputs i JOIN events e "
+                "ON e.interview_id = i.interview_id AND e.seq = i.seq "
+                "WHERE i.interview_id = ? AND i.consumed = 0 ORDER BY i.seq",
+                (interview_id,),
             )
         ).fetchall()
-        return [(int(r[0]), json.loads(r[1])) for r in rows]
+        return [(int(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
+
+    async def mark_consumed(self, interview_id: str, seq: int) -> None:
+        """Record that the interview has consumed the input at ``seq``."""
+        async with self._lock:
+            await self._db().execute(
+                "UPDATE inputs SET consumed = 1 WHERE interview_id = ? AND seq = ?",
+                (interview_id, seq),
+            )
+            await self._db().commit()
 
     async def create_interview(self, interview_id: str, user_id: str, plan: str) -> None:
         """Record who owns an interview."""

@@ -40,15 +40,7 @@ async def execute_code(state: ActivityState, runtime: Runtime[Any]) -> dict[str,
         or "unsupported" in facts
     ):
         return {"execution": None}
-    tests = [
-        (t.name or f"visible {i + 1}", False, list(t.args), t.expected)
-        for i, t in enumerate(spec.visible_tests)
-    ]
-    if state["action"] == "submit":
-        tests += [
-            (t.name or f"hidden {i + 1}", True, list(t.args), t.expected)
-            for i, t in enumerate(spec.hidden_tests)
-        ]
+    tests = tests_for(spec, state["action"])
     result = await sandbox.run_tests(
         state["code"],
         state["language"],
@@ -66,6 +58,20 @@ async def execute_code(state: ActivityState, runtime: Runtime[Any]) -> dict[str,
             "tests": [vars(t) for t in result.tests],
         }
     }
+
+
+def tests_for(spec: Any, action: str) -> list[tuple[str, bool, list[Any], Any]]:
+    """The sandbox test list for an action: visible tests on run, visible and hidden on submit."""
+    tests = [
+        (t.name or f"visible {i + 1}", False, list(t.args), t.expected)
+        for i, t in enumerate(spec.visible_tests)
+    ]
+    if action == "submit":
+        tests += [
+            (t.name or f"hidden {i + 1}", True, list(t.args), t.expected)
+            for i, t in enumerate(spec.hidden_tests)
+        ]
+    return tests
 
 
 async def compare_to_question(state: ActivityState, runtime: Runtime[Any]) -> dict[str, Any]:

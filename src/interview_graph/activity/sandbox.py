@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import copy
+import hashlib
 import marshal
 import os
 import secrets
@@ -167,6 +169,12 @@ def _limits(interview_id: str) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
     return _GLOBAL, _PER_INTERVIEW[interview_id]
 
 
+# Results of recent runs by their exact inputs: the service starts a run in the background
+# as soon as code arrives, and the graph's execute_code then picks up the same result.
+_RESULTS: dict[str, asyncio.Future[RunResult]] = {}
+_RESULTS_KEPT = 256
+
+
 async def run_tests(
     code: str,
     language: str,
@@ -177,10 +185,38 @@ async def run_tests(
 ) -> RunResult:
     """Run ``code`` against ``tests`` (name, hidden, args, expected) in the sandbox.
 
+    Identical concurrent or recent requests share one run.
+
     Returns:
         A :class:`RunResult`; ``status`` is ``refused`` (with the reason) when no sandbox can be
         used here, ``unsupported`` for a language this machine cannot run.
     """
+    mode = configured_mode()
+    key = hashlib.sha256(repr((mode, code, language, function, tests)).encode()).hexdigest()
+    future = _RESULTS.get(key)
+    if future is None or future.get_loop() is not asyncio.get_running_loop():
+        future = asyncio.get_running_loop().create_future()
+        _RESULTS[key] = future
+        while len(_RESULTS) > _RESULTS_KEPT:
+            _RESULTS.pop(next(iter(_RESULTS)))
+        try:
+            future.set_result(await _run_tests(code, language, function, tests, interview_id))
+        except BaseException as exc:
+            _RESULTS.pop(key, None)
+            future.set_exception(exc)
+            future.exception()  # retrieved here; the caller gets the raise below
+            raise
+    result = await asyncio.shield(future)
+    return copy.deepcopy(result)
+
+
+async def _run_tests(
+    code: str,
+    language: str,
+    function: str,
+    tests: list[tuple[str, bool, list[Any], Any]],
+    interview_id: str,
+) -> RunResult:
     if language != "python":
         return RunResult(
             status="unsupported", message=f"{language} cannot be run here; Python only"

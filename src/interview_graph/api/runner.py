@@ -25,6 +25,8 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
+from ..activity import sandbox
+from ..activity.nodes import tests_for
 from ..context import InterviewContext, register_log
 from ..inputs import input_event, parse_input
 from ..master.graph import build_interview_graph
@@ -144,6 +146,7 @@ class Runner:
         self.lock = asyncio.Lock()
         self.finished = False
         self.ending = False
+        self._background: set[asyncio.Task[None]] = set()
         self.task = asyncio.create_task(self._run(), name=f"interview-{session.interview_id}")
 
     @property
@@ -174,7 +177,7 @@ class Runner:
         """
         if self.finished or self.ending:
             raise LookupError("interview_finished")
-        if self.queue.full():
+        if self.queue.full() or len(self._background) >= 8:
             raise asyncio.QueueFull
         inbox, error = parse_input(frame)
         if inbox is None:
@@ -187,11 +190,38 @@ class Runner:
         event = await self.hub.store.log.record_input(
             self.interview_id, key, kind, text=text, data=data, payload=inbox
         )
-        self.queue.put_nowait({"input": inbox, "receipt": key, "seq": event.seq})
+        value = {"input": inbox, "receipt": key, "seq": event.seq}
+        if inbox["kind"] == "code" and inbox["action"] in ("run", "submit"):
+            # Run the tests in the background first: the conversation goes on meanwhile, and
+            # the graph picks up the finished result when it reaches this input.
+            self._background.add(asyncio.create_task(self._run_code_then_queue(value)))
+        else:
+            self.queue.put_nowait(value)
         self.hub.logs.write(self.user, self.interview_id, f"input:{inbox['kind']}", event.seq, text)
         if self.conn is not None:
             self.conn.sync()
         return p.Ack(seq=event.seq, client_id=client_id, input=inbox["kind"])
+
+    async def _run_code_then_queue(self, value: dict[str, Any]) -> None:
+        inbox = value["input"]
+        try:
+            plan = await asyncio.to_thread(resolve_plan, self.plan)
+            topic = next(
+                (t for r in plan.rounds for t in r.topics if t.id == inbox.get("question_id")), None
+            )
+            if topic is not None and topic.coding is not None:
+                await sandbox.run_tests(
+                    inbox["code"],
+                    inbox.get("language", "python"),
+                    topic.coding.function_name,
+                    tests_for(topic.coding, inbox["action"]),
+                    interview_id=self.interview_id,
+                )
+        except Exception:  # the graph will run (and report) it again; never lose the input
+            log.exception("background run for interview %s failed", self.interview_id)
+        finally:
+            await self.queue.put(value)
+            self._background.discard(asyncio.current_task())
 
     async def _run(self) -> None:
         try:
@@ -199,19 +229,20 @@ class Runner:
             if not await self.session.started():
                 await self._drive(None)
             else:
-                # After a restart: feed acknowledged inputs the graph had not consumed yet.
-                consumed = (await self.session.values()).get("last_input_seq", 0)
-                for seq, payload in await self.hub.store.log.inputs_after(
-                    self.interview_id, consumed
+                # After a restart: feed acknowledged inputs the graph had not consumed yet (the
+                # graph itself skips any it consumed just before the crash).
+                for seq, key, payload in await self.hub.store.log.unconsumed_inputs(
+                    self.interview_id
                 ):
-                    key = await self._receipt_key(seq)
                     await self._drive({"input": payload, "receipt": key, "seq": seq})
+                    await self.hub.store.log.mark_consumed(self.interview_id, seq)
             self.finished = await self.session.finished()
             while not self.finished:
                 value = await self.queue.get()
                 if await self.session.pending() is None:
                     break
                 await self._drive(value)
+                await self.hub.store.log.mark_consumed(self.interview_id, value["seq"])
                 self.finished = await self.session.finished()
         except asyncio.CancelledError:
             raise
@@ -232,10 +263,6 @@ class Runner:
         with contextlib.suppress(Exception):
             return await self.session.finished()
         return False
-
-    async def _receipt_key(self, seq: int) -> str:
-        events = await self.hub.store.log.events(self.interview_id, after=seq - 1)
-        return events[0].key if events and events[0].seq == seq else f"in-seq:{seq}"
 
     async def _drive(self, value: Any) -> None:
         speaking: str | None = None
@@ -338,6 +365,8 @@ class Hub:
         """Stop every runner."""
         for runner in self.runners.values():
             runner.task.cancel()
+            for task in runner._background:
+                task.cancel()
         for runner in self.runners.values():
             with contextlib.suppress(BaseException):
                 await runner.task

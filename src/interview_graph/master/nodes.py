@@ -20,7 +20,7 @@ from langgraph.types import Command, interrupt
 from ..context import Services, interview_id, services
 from ..engine.decisions import RulesVerdict
 from ..inputs import input_event, parse_input
-from ..memory import FLAGS, RECENT, capped, empty_memory
+from ..memory import FLAGS, RECEIPTS, RECENT, capped, empty_memory
 from ..plans.models import Round, Topic
 from ..report import build_report, merge_round
 from .state import InterviewState, new_progress
@@ -283,9 +283,13 @@ async def await_candidate(
     # The WebSocket service persists each input before acknowledging it and resumes with
     # {"input", "receipt", "seq"}: logging under the receipt key then finds the stored event.
     receipt: str | None = None
-    receipt_seq = state.get("last_input_seq", 0)
+    receipts = list(state.get("receipts", []))
     if isinstance(value, dict) and "receipt" in value:
         receipt, receipt_seq, value = str(value["receipt"]), int(value["seq"]), value["input"]
+        if receipt_seq in receipts:
+            # Re-fed after a crash but already consumed before it: exactly once.
+            return Command(goto="pick_speaker", update={"agenda": []})
+        receipts = capped(receipts, receipt_seq, RECEIPTS)
     inbox, error = parse_input(value)
     if inbox is None:
         await _log(
@@ -300,7 +304,7 @@ async def await_candidate(
         )
         return Command(
             goto="pick_speaker",
-            update={"turn": turn, "agenda": [], "last_input_seq": receipt_seq},
+            update={"turn": turn, "agenda": [], "receipts": receipts},
         )
     kind, text, data = input_event(inbox)
     await _log(
@@ -318,7 +322,7 @@ async def await_candidate(
         "turn": turn,
         "inbox": inbox,
         "agenda": [],
-        "last_input_seq": receipt_seq,
+        "receipts": receipts,
     }
     if inbox["kind"] == "message":
         update["recent"] = capped(

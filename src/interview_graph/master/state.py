@@ -16,7 +16,7 @@ class InterviewState(TypedDict, total=False):
     Attributes:
         round_index: index of the current round in the plan.
         turn: candidate inputs taken so far in the interview (keys idempotent events).
-        last_input_seq: event-log seq of the last input consumed (re-feeding after a crash).
+        receipts: event-log seqs of the last inputs consumed (exactly-once after a crash).
         round_turns: conversational inputs in the current round (budgeted by the rules).
         activity_count: code/integrity inputs in the current round (capped).
         lines: panel lines spoken so far (keys idempotent events).
@@ -40,7 +40,7 @@ class InterviewState(TypedDict, total=False):
 
     round_index: int
     turn: int
-    last_input_seq: int
+    receipts: list[int]
     round_turns: int
     activity_count: int
     lines: int
