@@ -143,6 +143,48 @@ async def test_code_runs_in_the_background_and_never_blocks_the_conversation(
     await ws.close()
 
 
+async def test_a_message_sent_while_a_panelist_streams_is_queued_not_interrupting(
+    server: Server,
+) -> None:
+    async with connect(server) as ws:
+        client = Client(ws)
+        await client.send({"type": "login", "user": "paula"})
+        await client.recv()
+        await client.send({"type": "start", "plan": "backend_engineer"})
+        first_token = (await client.until(lambda e: e["type"] == "token"))[-1]
+        await client.send({"type": "message", "text": "Sorry, can I ask about input size?"})
+
+        def answered(e: dict[str, Any]) -> bool:
+            """The first panel message after the ack that follows the round's first question."""
+            acks = [x for x in client.events if x["type"] == "ack"]
+            asked = [
+                x
+                for x in client.events
+                if x["type"] == "message"
+                and x.get("question_id")
+                and x is not e
+                and x["seq"] < e["seq"]
+            ]
+            return bool(acks and asked) and e["type"] == "message" and e["seq"] > acks[0]["seq"]
+
+        await client.until(answered)
+        ack = next(e for e in client.events if e["type"] == "ack")
+        messages = [e for e in client.events if e["type"] == "message"]
+        streamed = next(e for e in messages if e["message_id"] == first_token["message_id"])
+        # The message being streamed was completed, not cut off ...
+        tokens = "".join(
+            e["delta"]
+            for e in client.events
+            if e["type"] == "token" and e["message_id"] == streamed["message_id"]
+        )
+        assert tokens.strip() == streamed["text"]
+        # ... the panel still asked its question, and only then answered the queued message.
+        question = next(e for e in messages if e.get("question_id"))
+        reply = messages[-1]
+        assert question["seq"] < reply["seq"] and reply["seq"] > ack["seq"]
+        assert reply["message_id"] != question["message_id"]
+
+
 async def test_second_connection_takes_over(server: Server) -> None:
     client, ws, interview = await _start(server, "dave")
     async with connect(server) as ws2:

@@ -10,8 +10,11 @@ than write a second copy.  Every event is either ``public`` (what the candidate 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -81,6 +84,10 @@ class EventLog:
                 # Off the loop: LangGraph dev flags blocking filesystem calls in async code.
                 await asyncio.to_thread(Path(self.path).parent.mkdir, parents=True, exist_ok=True)
             self._conn = await aiosqlite.connect(self.path)
+            # The checkpointer writes to the same file from another connection: wait for its
+            # lock instead of failing, and take write locks up front (BEGIN IMMEDIATE) so a
+            # read-then-write never has to upgrade, which SQLite cannot always do.
+            await self._conn.execute("PRAGMA busy_timeout=10000")
             await self._conn.execute("PRAGMA journal_mode=WAL")
             await self._conn.execute("PRAGMA synchronous=NORMAL")
             await self._conn.executescript(_SCHEMA)
@@ -92,6 +99,26 @@ class EventLog:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[None]:
+        """One write transaction at a time, locked up front, rolled back on any error."""
+        async with self._lock:
+            for attempt in range(100):
+                try:
+                    await self._db().execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    # The checkpointer's connection can hold the write lock across awaits;
+                    # SQLite then reports "locked" without waiting. Back off and retry.
+                    if "locked" not in str(exc) or attempt == 99:
+                        raise
+                    await asyncio.sleep(min(0.2, 0.01 * (attempt + 1)))
+            try:
+                yield
+            except BaseException:
+                await self._db().rollback()
+                raise
 
     def _db(self) -> aiosqlite.Connection:
         if self._conn is None:
@@ -112,7 +139,7 @@ class EventLog:
     ) -> Event:
         """Append an event once; a second append with the same ``key`` returns the first."""
         db = self._db()
-        async with self._lock:
+        async with self._write():
             row = await (
                 await db.execute(
                     "SELECT seq, ts FROM events WHERE interview_id = ? AND key = ?",
@@ -144,6 +171,7 @@ class EventLog:
                 )
                 await db.commit()
             else:
+                await db.commit()  # end the (empty) write transaction
                 seq, ts = int(row[0]), float(row[1])
         return Event(
             interview_id=interview_id,
@@ -173,7 +201,7 @@ class EventLog:
         The graph later logs the same input under the same ``key``, which is then a no-op.
         """
         db = self._db()
-        async with self._lock:
+        async with self._write():
             (last,) = await (
                 await db.execute(
                     "SELECT COALESCE(MAX(seq), 0) FROM events WHERE interview_id = ?",
@@ -226,7 +254,7 @@ class EventLog:
 
     async def mark_consumed(self, interview_id: str, seq: int) -> None:
         """Record that the interview has consumed the input at ``seq``."""
-        async with self._lock:
+        async with self._write():
             await self._db().execute(
                 "UPDATE inputs SET consumed = 1 WHERE interview_id = ? AND seq = ?",
                 (interview_id, seq),
@@ -235,10 +263,12 @@ class EventLog:
 
     async def create_interview(self, interview_id: str, user_id: str, plan: str) -> None:
         """Record who owns an interview."""
-        await self._db().execute(
-            "INSERT INTO interviews VALUES (?, ?, ?, ?)", (interview_id, user_id, plan, time.time())
-        )
-        await self._db().commit()
+        async with self._write():
+            await self._db().execute(
+                "INSERT INTO interviews VALUES (?, ?, ?, ?)",
+                (interview_id, user_id, plan, time.time()),
+            )
+            await self._db().commit()
 
     async def interview(self, interview_id: str) -> tuple[str, str] | None:
         """(owner user id, plan) of an interview, or None."""
