@@ -15,6 +15,7 @@ import pytest
 import websockets
 import yaml
 
+from interview_graph.api import protocol
 from interview_graph.api.auth import issue_token
 
 from .server_util import Client, Server, connect, running
@@ -23,16 +24,7 @@ pytestmark = pytest.mark.slow
 CONVERSATIONS = yaml.safe_load(
     (Path(__file__).parent / "protocol" / "conversation.yaml").read_text()
 )
-PERSISTED = {
-    "round_started",
-    "message",
-    "candidate_input",
-    "code_result",
-    "warning",
-    "round_ended",
-    "report",
-    "interview_ended",
-}
+PERSISTED = protocol.PERSISTED
 
 
 @pytest.fixture(scope="module")

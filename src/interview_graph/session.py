@@ -106,10 +106,6 @@ class InterviewSession:
                 return dict(task.interrupts[0].value)
         return None
 
-    async def values(self) -> dict[str, Any]:
-        """The interview's current state values."""
-        return dict((await self.graph.aget_state(self.config)).values)
-
     async def finished(self) -> bool:
         """Whether the interview reached its end."""
         snapshot = await self.graph.aget_state(self.config)

@@ -125,6 +125,33 @@ class EventLog:
             raise RuntimeError("EventLog is not open")
         return self._conn
 
+    async def _insert(self, event: Event) -> Event:
+        """Insert ``event`` at the interview's next seq; call inside :meth:`_write`."""
+        db = self._db()
+        (last,) = await (
+            await db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE interview_id = ?",
+                (event.interview_id,),
+            )
+        ).fetchone() or (0,)
+        event = event.model_copy(update={"seq": int(last) + 1, "ts": time.time()})
+        await db.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.interview_id,
+                event.seq,
+                event.key,
+                event.kind,
+                event.visibility,
+                event.round_id,
+                event.speaker,
+                event.text,
+                json.dumps(event.data, sort_keys=True),
+                event.ts,
+            ),
+        )
+        return event
+
     async def append(
         self,
         interview_id: str,
@@ -138,6 +165,18 @@ class EventLog:
         data: dict[str, Any] | None = None,
     ) -> Event:
         """Append an event once; a second append with the same ``key`` returns the first."""
+        event = Event(
+            interview_id=interview_id,
+            seq=0,
+            key=key,
+            kind=kind,
+            visibility=visibility,
+            round_id=round_id,
+            speaker=speaker,
+            text=text,
+            data=data or {},
+            ts=0.0,
+        )
         db = self._db()
         async with self._write():
             row = await (
@@ -147,44 +186,11 @@ class EventLog:
                 )
             ).fetchone()
             if row is None:
-                (last,) = await (
-                    await db.execute(
-                        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE interview_id = ?",
-                        (interview_id,),
-                    )
-                ).fetchone() or (0,)
-                seq, ts = int(last) + 1, time.time()
-                await db.execute(
-                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        interview_id,
-                        seq,
-                        key,
-                        kind,
-                        visibility,
-                        round_id,
-                        speaker,
-                        text,
-                        json.dumps(data or {}, sort_keys=True),
-                        ts,
-                    ),
-                )
-                await db.commit()
+                event = await self._insert(event)
             else:
-                await db.commit()  # end the (empty) write transaction
-                seq, ts = int(row[0]), float(row[1])
-        return Event(
-            interview_id=interview_id,
-            seq=seq,
-            key=key,
-            kind=kind,
-            visibility=visibility,
-            round_id=round_id,
-            speaker=speaker,
-            text=text,
-            data=data or {},
-            ts=ts,
-        )
+                event = event.model_copy(update={"seq": int(row[0]), "ts": float(row[1])})
+            await db.commit()
+        return event
 
     async def record_input(
         self,
@@ -202,43 +208,25 @@ class EventLog:
         """
         db = self._db()
         async with self._write():
-            (last,) = await (
-                await db.execute(
-                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE interview_id = ?",
-                    (interview_id,),
+            event = await self._insert(
+                Event(
+                    interview_id=interview_id,
+                    seq=0,
+                    key=key,
+                    kind=kind,
+                    visibility="public",
+                    speaker="candidate",
+                    text=text,
+                    data=data,
+                    ts=0.0,
                 )
-            ).fetchone() or (0,)
-            seq, ts = int(last) + 1, time.time()
-            await db.execute(
-                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    interview_id,
-                    seq,
-                    key,
-                    kind,
-                    "public",
-                    None,
-                    "candidate",
-                    text,
-                    json.dumps(data, sort_keys=True),
-                    ts,
-                ),
             )
             await db.execute(
-                "INSERT INTO inputs VALUES (?, ?, ?, 0)", (interview_id, seq, json.dumps(payload))
+                "INSERT INTO inputs VALUES (?, ?, ?, 0)",
+                (interview_id, event.seq, json.dumps(payload)),
             )
             await db.commit()
-        return Event(
-            interview_id=interview_id,
-            seq=seq,
-            key=key,
-            kind=kind,
-            visibility="public",
-            speaker="candidate",
-            text=text,
-            data=data,
-            ts=ts,
-        )
+        return event
 
     async def unconsumed_inputs(self, interview_id: str) -> list[tuple[int, str, dict[str, Any]]]:
         """Persisted inputs the interview has not consumed yet: (seq, receipt key, payload)."""

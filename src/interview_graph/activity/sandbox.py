@@ -117,16 +117,6 @@ class RunResult:
     duration_ms: float = 0.0
     sandbox: str = ""
 
-    @property
-    def passed(self) -> int:
-        """Tests passed."""
-        return sum(t.passed for t in self.tests)
-
-    def summary(self, *, hidden: bool) -> dict[str, Any]:
-        """Counts, optionally including hidden tests."""
-        chosen = [t for t in self.tests if hidden or not t.hidden]
-        return {"passed": sum(t.passed for t in chosen), "total": len(chosen)}
-
 
 def configured_mode() -> Mode:
     """The sandbox mode from ``INTERVIEW_SANDBOX`` (default ``bwrap``)."""

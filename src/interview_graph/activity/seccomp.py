@@ -91,11 +91,6 @@ def available() -> bool:
     return platform.machine() in _DENY
 
 
-def denied_syscalls() -> list[str]:
-    """Names of the syscalls the filter refuses on this architecture."""
-    return sorted(_DENY.get(platform.machine(), {}))
-
-
 def build_filter() -> bytes:
     """The compiled filter program (struct sock_filter[]) for this architecture.
 

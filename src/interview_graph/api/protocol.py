@@ -282,6 +282,20 @@ ServerEvent = Annotated[
 ]
 SERVER = TypeAdapter(ServerEvent)
 
+# Event types stored in the interview's event log (replayed on resume); all others are transient.
+PERSISTED = frozenset(
+    {
+        "round_started",
+        "message",
+        "candidate_input",
+        "code_result",
+        "warning",
+        "round_ended",
+        "report",
+        "interview_ended",
+    }
+)
+
 # WebSocket close codes the server uses.
 CLOSE_AUTH = 4001
 CLOSE_LOGIN_TIMEOUT = 4002

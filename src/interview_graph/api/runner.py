@@ -39,18 +39,6 @@ from .userlog import UserLogs
 
 log = logging.getLogger("interview_graph.api")
 
-# Event-log kinds the candidate may see, and their wire form.
-_PERSISTED = {
-    "round_started",
-    "message",
-    "candidate_input",
-    "code_result",
-    "warning",
-    "round_ended",
-    "report",
-    "interview_ended",
-}
-
 
 def to_wire(event: Event) -> dict[str, Any] | None:
     """Map a transcript event to a wire event, or None if the candidate must not see it."""
@@ -284,8 +272,6 @@ class Runner:
                 )
                 continue
             event: Event = item["event"]
-            if event.kind == "round_started":
-                self.hub.remember_names(event.data.get("panel", []))
             self.hub.logs.write(self.user, self.interview_id, event.kind, event.seq, event.text)
             async with self.lock:
                 if self.conn is not None:
@@ -308,10 +294,6 @@ class Hub:
         self.runners: dict[str, Runner] = {}
         self._names: dict[str, str] = {}
         self._lock = asyncio.Lock()
-
-    def remember_names(self, panel: list[dict[str, str]]) -> None:
-        """Keep panelists' display names for speaker events."""
-        self._names.update({x["id"]: x["name"] for x in panel})
 
     def name_of(self, panelist: str) -> str:
         """Display name of a panelist id."""
