@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from statistics import mean
-from typing import Any
+from typing import Any, Literal
 
 from ..plans.models import InterviewPlan, Panelist, QuestionKind, Round, Topic
 from .base import register_engine
@@ -92,6 +92,26 @@ _OFF_TOPIC = [
     r"\bmy dog\b",
     r"\bthe game last night\b",
 ]
+# Inputs that never reach the panel, checked in this order: (patterns, category, reason, notice).
+_BLOCKING: list[
+    tuple[list[str], Literal["prompt_injection", "answer_request", "abuse"], str, str]
+] = [
+    (
+        _INJECTION,
+        "prompt_injection",
+        "attempt to instruct the interview system",
+        "That message was not passed to the panel: it contained instructions aimed at the "
+        "interview system. Please answer the question in your own words.",
+    ),
+    (
+        _ANSWER_REQUEST,
+        "answer_request",
+        "asked for answers or scores",
+        "The panel can't share answers or scores during the interview. Clarifying questions "
+        "about the problem are welcome.",
+    ),
+    (_ABUSE, "abuse", "abusive language", "Please keep the conversation respectful."),
+]
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 # Used instead of the persona's (often approving) acknowledgements when the answer added nothing.
 _NEUTRAL = ("Okay.", "Alright.", "Understood.", "Noted.", "Thanks.")
@@ -153,29 +173,14 @@ class OfflineBrain:
             return RulesVerdict(action="allow", category="ok", reason="code activity")
         if _SILENCE.match(norm):
             return RulesVerdict(action="allow", category="silence", reason="empty or silent answer")
-        if hit := _any(_INJECTION, norm):
-            return RulesVerdict(
-                action="block",
-                category="prompt_injection",
-                reason=f"attempt to instruct the interview system (pattern {hit!r})",
-                notice="That message was not passed to the panel: it contained instructions "
-                "aimed at the interview system. Please answer the question in your own words.",
-            )
-        if hit := _any(_ANSWER_REQUEST, norm):
-            return RulesVerdict(
-                action="block",
-                category="answer_request",
-                reason=f"asked for answers or scores (pattern {hit!r})",
-                notice="The panel can't share answers or scores during the interview. "
-                "Clarifying questions about the problem are welcome.",
-            )
-        if hit := _any(_ABUSE, norm):
-            return RulesVerdict(
-                action="block",
-                category="abuse",
-                reason=f"abusive language (pattern {hit!r})",
-                notice="Please keep the conversation respectful.",
-            )
+        for patterns, category, reason, notice in _BLOCKING:
+            if hit := _any(patterns, norm):
+                return RulesVerdict(
+                    action="block",
+                    category=category,
+                    reason=f"{reason} (pattern {hit!r})",
+                    notice=notice,
+                )
         if _any(_OFF_TOPIC, norm) and not _on_topic(norm, topic):
             return RulesVerdict(
                 action="warn",
