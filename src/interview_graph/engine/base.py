@@ -121,6 +121,14 @@ class Brain(Protocol):
         """The final recommendation."""
         ...
 
+    async def draft_plan(self, job_description: str, catalogue: list[InterviewPlan]) -> InterviewPlan:
+        """Propose an interview plan for ``job_description`` (validated by the caller).
+
+        ``catalogue`` holds the shipped plans: the offline engine assembles from them, an LLM
+        uses them as examples of the schema and of the expected depth.
+        """
+        ...
+
 
 _ENGINES: dict[str, Callable[[], Brain]] = {}
 

@@ -472,6 +472,12 @@ class OfflineBrain:
             rationale += f" {len(flags)} integrity/rules flag(s) for a human to review."
         return Recommendation(decision=decision, rationale=rationale)
 
+    async def draft_plan(self, job_description: str, catalogue: list[InterviewPlan]) -> InterviewPlan:
+        """Assemble a plan from the catalogue's topics that match the job description's skills."""
+        from ..plans.drafting import assemble_plan
+
+        return assemble_plan(job_description, catalogue)
+
 
 def _adjust_for_code(effective: float, activity: dict[str, Any]) -> tuple[float, list[str]]:
     notes: list[str] = []
