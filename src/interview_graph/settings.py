@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +20,50 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Checkpoints and event log.")
     rounds_dir: Path = Field(default=PROJECT_ROOT / "rounds", description="Interview plan files.")
     default_plan: str = "backend_engineer"
-    engine: str = Field(default="offline", description="Decision engine: offline (default).")
+    engine: str = Field(
+        default="auto",
+        description="Decision engine: auto (llm when an API key or base_url is set, else "
+        "offline), offline or llm.",
+    )
+
+    # LLM mode (langchain-openai; OpenAI or any OpenAI-compatible server)
+    llm_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("INTERVIEW_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("INTERVIEW_LLM_BASE_URL", "OPENAI_BASE_URL"),
+        description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8001/v1 (vLLM).",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Model for every role by default.")
+    llm_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per-role model overrides: master, panelist, evaluator, planner.",
+    )
+    llm_temperatures: dict[str, float] = Field(
+        default_factory=lambda: {"master": 0.0, "panelist": 0.7, "evaluator": 0.0, "planner": 0.4}
+    )
+    llm_fallback_model: str | None = Field(
+        default=None, description="Tried when the role's model keeps failing."
+    )
+    llm_timeout: float = Field(default=30.0, description="Seconds per request (never 600).")
+    llm_max_retries: int = Field(
+        default=2, description="Retries on 429/5xx, honouring Retry-After."
+    )
+    llm_critical_path: Literal["fast", "full"] = Field(
+        default="fast",
+        description="fast: one LLM call between a candidate message and the reply's first "
+        "token; full: the master's per-turn decisions are LLM calls too (slower).",
+    )
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": (0.15, 0.60),
+            "gpt-4o": (2.50, 10.00),
+            "gpt-4.1-mini": (0.40, 1.60),
+            "gpt-4.1": (2.00, 8.00),
+        },
+        description="USD per million tokens (prompt, completion) per model, for cost estimates.",
+    )
 
     # WebSocket service
     auth: Literal["jwt", "dev"] = Field(
@@ -38,6 +81,22 @@ class Settings(BaseSettings):
     rate_burst: int = 40
     outbound_queue: int = 2_000
     send_timeout: float = 10.0
+
+    @property
+    def llm_configured(self) -> bool:
+        """Whether an API key or an endpoint is set (``engine=auto`` then means ``llm``)."""
+        return self.llm_api_key is not None or bool(self.llm_base_url)
+
+    @property
+    def engine_name(self) -> str:
+        """The engine ``auto`` resolves to."""
+        if self.engine != "auto":
+            return self.engine
+        return "llm" if self.llm_configured else "offline"
+
+    def model_for(self, role: str) -> str:
+        """The model name used for ``role``."""
+        return self.llm_models.get(role, self.llm_model)
 
     @property
     def database(self) -> Path:

@@ -34,6 +34,13 @@ class Brain(Protocol):
         """Judge a candidate input (``message`` or ``code``) before the panel sees it."""
         ...
 
+    async def screen(self, text: str, topic: Topic | None) -> RulesVerdict:
+        """A second rules check that runs alongside the reply; the reply is held until it allows.
+
+        An engine whose :meth:`check_rules` is already complete returns ``allow`` at once.
+        """
+        ...
+
     async def assess_answer(
         self,
         answer: str,
@@ -121,7 +128,9 @@ class Brain(Protocol):
         """The final recommendation."""
         ...
 
-    async def draft_plan(self, job_description: str, catalogue: list[InterviewPlan]) -> InterviewPlan:
+    async def draft_plan(
+        self, job_description: str, catalogue: list[InterviewPlan]
+    ) -> InterviewPlan:
         """Propose an interview plan for ``job_description`` (validated by the caller).
 
         ``catalogue`` holds the shipped plans: the offline engine assembles from them, an LLM
@@ -149,7 +158,12 @@ def get_brain(name: str) -> Brain:
     Raises:
         KeyError: no engine of that name; the message lists the known ones.
     """
+    if name == "auto":
+        from ..settings import get_settings
+
+        name = get_settings().engine_name
     if name not in _ENGINES:
+        from ..llm import brain  # noqa: F401  # registers "llm" on import
         from . import offline  # noqa: F401  # registers "offline" on import
 
     try:

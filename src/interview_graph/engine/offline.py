@@ -190,6 +190,10 @@ class OfflineBrain:
             )
         return RulesVerdict(action="allow", category="ok", reason="on-topic answer")
 
+    async def screen(self, text: str, topic: Topic | None) -> RulesVerdict:
+        """Nothing to add: the pattern wall in :meth:`check_rules` is the whole check."""
+        return RulesVerdict(action="allow", category="ok", reason="checked in line")
+
     async def assess_answer(
         self,
         answer: str,
@@ -472,7 +476,9 @@ class OfflineBrain:
             rationale += f" {len(flags)} integrity/rules flag(s) for a human to review."
         return Recommendation(decision=decision, rationale=rationale)
 
-    async def draft_plan(self, job_description: str, catalogue: list[InterviewPlan]) -> InterviewPlan:
+    async def draft_plan(
+        self, job_description: str, catalogue: list[InterviewPlan]
+    ) -> InterviewPlan:
         """Assemble a plan from the catalogue's topics that match the job description's skills."""
         from ..plans.drafting import assemble_plan
 

@@ -242,6 +242,9 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
             counts = dict(state.get("asked_counts", {}))
             counts[pid] = counts.get(pid, 0) + 1
             update["asked_counts"] = counts
+        screen = out.get("screen")
+        if screen and (screen["action"] != "allow" or screen["category"] not in ("ok", "silence")):
+            update.update(await _screened(svc, runtime, state, round_.id, screen))
         if out["evaluation"] is not None:
             # Evaluations go to the log, not to state: they grow with the interview.
             await _log(
@@ -329,6 +332,47 @@ async def await_candidate(
             state.get("recent", []), {"speaker": "candidate", "text": text}, RECENT
         )
     return Command(goto="check_rules", update=update)
+
+
+async def _screened(
+    svc: Services,
+    runtime: Runtime[Any],
+    state: InterviewState,
+    round_id: str,
+    screen: dict[str, Any],
+) -> dict[str, Any]:
+    """Record the screen's finding; a blocked answer loses the coverage it was credited."""
+    turn = state.get("turn", 0)
+    text = (state.get("inbox") or {}).get("text", "")
+    await _log(
+        svc,
+        runtime,
+        f"in:{turn}:screen",
+        "rules_flag",
+        public=False,
+        round_id=round_id,
+        speaker="master",
+        text=screen["reason"],
+        data={"category": screen["category"], "by": "screen"},
+    )
+    update: dict[str, Any] = {
+        "flags": _flag(
+            state, round_id, screen["category"], f"{screen['reason']}; input: {text[:160]!r}"
+        )
+    }
+    if screen["action"] == "block":
+        for slot in ("progress", "closing"):
+            progress: dict[str, Any] | None = state.get(slot)  # type: ignore[assignment]
+            if progress and progress.get("last_gain"):
+                gained = progress["covered"][-progress["last_gain"] :]
+                update[slot] = {
+                    **progress,
+                    "covered": progress["covered"][: -progress["last_gain"]],
+                    "evidence": {k: v for k, v in progress["evidence"].items() if k not in gained},
+                    "last_gain": 0,
+                }
+                break
+    return update
 
 
 def _flag(state: InterviewState, round_id: str, kind: str, evidence: str) -> list[dict[str, Any]]:

@@ -6,12 +6,13 @@ plan's public question text; knowledge notes, advice and reflections stay privat
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from ..context import interview_id, services
-from ..engine.decisions import Intent
+from ..engine.decisions import Intent, RulesVerdict
 from ..memory import ASKED, OBSERVATIONS, REFLECTIONS, capped
 from .state import PanelistState
 
@@ -48,19 +49,63 @@ async def consult_knowledge(state: PanelistState, runtime: Runtime[Any]) -> dict
 
 
 async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
-    """Say the line, streaming it token by token, then log it once (idempotent key)."""
+    """Say the line, streaming it token by token, then log it once (idempotent key).
+
+    A line that answers the candidate runs the engine's ``screen`` alongside the speech and
+    holds the tokens until it allows them: the reply's first token costs one model call, yet
+    no word of it reaches the candidate before the input has passed the rules.  A blocked
+    input gets the rules notice instead of the reply.
+    """
     svc = await services(runtime)
     round_ = svc.plan.round(state["round_id"])
     panelist = round_.panelist(state["panelist_id"])
     topic = round_.topic(state["topic_id"]) if state["topic_id"] else None
     intent = Intent.model_validate(state["intent"])
     key = f"{state['key']}:say"
-    parts: list[str] = []
-    async for chunk in svc.brain.speak(panelist, intent, topic, round_, state["scene"]):
-        parts.append(chunk)
+
+    def emit(delta: str) -> None:
         runtime.stream_writer(
-            {"type": "token", "message_id": key, "speaker": panelist.id, "delta": chunk}
+            {"type": "token", "message_id": key, "speaker": panelist.id, "delta": delta}
         )
+
+    screen = None
+    if state["answer"] and intent.move in _ANSWERED:
+        screen = asyncio.create_task(svc.brain.screen(state["answer"], topic))
+    scene = {
+        **state["scene"],
+        "answer": state["answer"],
+        "advice": state["advice"].get("text", ""),
+        "notes": [n["snippet"] for n in state.get("notes", [])[:3]],
+        "memory": state["memory"],
+    }
+    parts: list[str] = []
+    held: list[str] = []
+    verdict: RulesVerdict | None = None
+    speech = svc.brain.speak(panelist, intent, topic, round_, scene)
+    try:
+        async for chunk in speech:
+            parts.append(chunk)
+            if screen is not None and verdict is None:
+                if not screen.done():
+                    held.append(chunk)
+                    continue
+                verdict = screen.result()
+                if verdict.action == "block":
+                    break
+                for early in held:
+                    emit(early)
+                held = []
+            emit(chunk)
+    finally:
+        await speech.aclose()  # type: ignore[attr-defined]  # async generators have aclose
+        if screen is not None and verdict is None:
+            verdict = await screen
+    if verdict is not None and verdict.action == "block":
+        parts = [verdict.notice or "Let's keep to the interview question, please."]
+        emit(parts[0])
+    else:
+        for early in held:
+            emit(early)
     said = "".join(parts).strip()
     event = await svc.log.append(
         interview_id(runtime),
@@ -77,7 +122,12 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
         },
     )
     runtime.stream_writer({"type": "event", "event": event.model_dump()})
-    return {"said": said}
+    return {"said": said, "screen": verdict.model_dump() if verdict else None}
+
+
+def _blocked(state: PanelistState) -> bool:
+    screen = state.get("screen")
+    return bool(screen and screen["action"] == "block")
 
 
 async def reflect(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
@@ -86,8 +136,10 @@ async def reflect(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
     round_ = svc.plan.round(state["round_id"])
     topic = round_.topic(state["topic_id"]) if state["topic_id"] else None
     intent = Intent.model_validate(state["intent"])
+    # A blocked input is not something to reflect on: the panelist never saw it.
+    answer = "" if _blocked(state) else state["answer"]
     note = await svc.brain.reflect(
-        round_.panelist(state["panelist_id"]), intent, topic, state["progress"], state["answer"]
+        round_.panelist(state["panelist_id"]), intent, topic, state["progress"], answer
     )
     memory = dict(state["memory"])
     if round_.id not in memory["rounds"]:
@@ -95,7 +147,7 @@ async def reflect(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
     if topic is not None and intent.move in ("ask", "follow_up"):
         asked = f"{topic.id}:{intent.key_point}" if intent.key_point else topic.id
         memory["asked"] = capped(memory["asked"], asked, ASKED)
-    if intent.move in _ANSWERED:
+    if intent.move in _ANSWERED and not _blocked(state):
         memory["observations"] = capped(memory["observations"], note.observation, OBSERVATIONS)
         memory["reflections"] = capped(memory["reflections"], note.reflection, REFLECTIONS)
     return {"memory": memory}
@@ -103,7 +155,12 @@ async def reflect(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
 
 async def evaluate(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Score the topic after each answer; the master keeps the latest per panelist and topic."""
-    if state["topic_id"] is None or state["task"]["move"] not in _ANSWERED or not state["progress"]:
+    if (
+        state["topic_id"] is None
+        or state["task"]["move"] not in _ANSWERED
+        or not state["progress"]
+        or _blocked(state)
+    ):
         return {"evaluation": None}
     svc = await services(runtime)
     round_ = svc.plan.round(state["round_id"])

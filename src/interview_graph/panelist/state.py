@@ -22,11 +22,12 @@ class PanelistInput(TypedDict):
 
 
 class PanelistOutput(TypedDict):
-    """What the master gets back: the updated memory, the line said, an evaluation."""
+    """What the master gets back: memory, the line said, an evaluation, the screen verdict."""
 
     memory: dict[str, Any]
     said: str
     evaluation: dict[str, Any] | None
+    screen: dict[str, Any] | None
 
 
 class PanelistState(PanelistInput, total=False):
@@ -36,3 +37,4 @@ class PanelistState(PanelistInput, total=False):
     notes: list[dict[str, str]]
     said: str
     evaluation: dict[str, Any] | None
+    screen: dict[str, Any] | None

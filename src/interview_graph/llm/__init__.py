@@ -1,0 +1,1 @@
+"""LLM mode: langchain-openai models behind the engine seam, prompts, usage accounting."""

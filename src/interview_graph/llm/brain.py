@@ -1,0 +1,511 @@
+"""The LLM engine: the :class:`~interview_graph.engine.base.Brain` seam answered by models.
+
+Latency shapes what runs where.  With ``llm_critical_path="fast"`` (the default) the steps
+between a candidate's message and the first token of the reply are the offline rules wall,
+the key-point matcher, the speaker rota, the master's advice and the panelist's intent —
+all deterministic and sub-millisecond — and then the one streamed ``speak`` call.  The LLM
+rules ``screen`` runs concurrently with that call and the reply is held until it allows;
+reflection, evaluation, round summaries and the recommendation are LLM calls made after the
+reply has streamed.  ``"full"`` makes topic completion, speaker choice, advice and intent LLM
+calls as well, at the cost of one model round-trip each before the reply.
+
+Whatever a model returns is bounded by what the offline engine can justify from evidence:
+covered key points need a verbatim quote from the answer, ids must exist in the plan, and an
+evaluation score may exceed the evidence-based score by at most one point.  Candidate text in
+a prompt is always fenced as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..engine.base import register_engine
+from ..engine.coverage import words
+from ..engine.decisions import (
+    Advice,
+    Evaluation,
+    Intent,
+    Recommendation,
+    Reflection,
+    RoundSummary,
+    RulesVerdict,
+    SpeakerChoice,
+    TopicDecision,
+)
+from ..engine.offline import OfflineBrain
+from ..plans.models import InterviewPlan, Panelist, Round, Topic
+from ..settings import get_settings
+from .calls import OutputError, decide, stream_text
+from .prompts import fence
+
+_MOVES = {
+    "introduce": "introduce yourself and the round briefly (the others are introduced by name).",
+    "ask": "ask the current question, in your own words but keeping its meaning; if the "
+    "candidate just answered a previous question, acknowledge it in a few words first.",
+    "follow_up": "react briefly to the answer, then ask the follow-up.",
+    "nudge": "the candidate said nothing useful; encourage them and restate the question.",
+    "redirect": "the candidate drifted off topic; kindly bring them back to the question.",
+    "close": "acknowledge the answer in one short sentence; do not ask anything.",
+    "hand_off": "hand over to a colleague in one short sentence.",
+}
+_DECISIONS = ["no_hire", "lean_no_hire", "hire", "strong_hire"]
+
+
+def _key_points(topic: Topic | None) -> list[str]:
+    return [f"{kp.id}: {kp.text}" for kp in topic.key_points] if topic else []
+
+
+def base_order(topic: Topic) -> list[str]:
+    """Key point ids in the plan's order."""
+    return [kp.id for kp in topic.key_points]
+
+
+def _quoted(quote: str, answer: str) -> bool:
+    """A quote counts as evidence only if the candidate really said it."""
+    q = " ".join(words(quote))
+    return len(q) >= 3 and f" {q} " in f" {' '.join(words(answer))} "
+
+
+class LLMBrain:
+    """Decisions and speech from chat models; the offline engine is the fallback per step."""
+
+    name = "llm"
+
+    def __init__(self) -> None:
+        self.offline = OfflineBrain()
+        self.full = get_settings().llm_critical_path == "full"
+
+    async def check_rules(self, text: str, topic: Topic | None, *, source: str) -> RulesVerdict:
+        """The deterministic wall first; in full mode the model's screen follows in line."""
+        wall = await self.offline.check_rules(text, topic, source=source)
+        if wall.action != "allow" or not self.full or source == "code":
+            return wall
+        return await self._screen(text, topic, source, wall)
+
+    async def screen(self, text: str, topic: Topic | None) -> RulesVerdict:
+        """The model's rules check, run alongside the reply (fast mode)."""
+        allow = RulesVerdict(action="allow", category="ok", reason="checked in line")
+        if self.full or not text.strip():
+            return allow
+        return await self._screen(text, topic, "message", allow)
+
+    async def _screen(
+        self, text: str, topic: Topic | None, source: str, fallback: RulesVerdict
+    ) -> RulesVerdict:
+        async def offline() -> RulesVerdict:
+            return fallback
+
+        return await decide(
+            "master",
+            RulesVerdict,
+            "screen",
+            {
+                "question": topic.question if topic else "(introductions)",
+                "source": source,
+                "candidate": fence(text),
+            },
+            fallback=offline,
+        )
+
+    async def assess_answer(
+        self,
+        answer: str,
+        topic: Topic,
+        progress: dict[str, Any],
+        *,
+        max_follow_ups: int,
+        out_of_turns: bool,
+        silent: bool,
+    ) -> TopicDecision:
+        """Fast: the key-point matcher.  Full: the model, held to quoted evidence."""
+        base = await self.offline.assess_answer(
+            answer,
+            topic,
+            progress,
+            max_follow_ups=max_follow_ups,
+            out_of_turns=out_of_turns,
+            silent=silent,
+        )
+        if not self.full or silent:
+            return base
+
+        async def offline() -> TopicDecision:
+            return base
+
+        got = await decide(
+            "master",
+            TopicDecision,
+            "assess",
+            {
+                "question": topic.question,
+                "key_points": _key_points(topic),
+                "covered": progress.get("covered", []),
+                "probed": progress.get("probed", []),
+                "candidate": fence(answer),
+            },
+            fallback=offline,
+        )
+        ids = {kp.id for kp in topic.key_points}
+        already = set(progress.get("covered", []))
+        evidence = {
+            k: q
+            for k, q in got.evidence.items()
+            if k in ids and k not in already and _quoted(q, answer)
+        }
+        # The model may add points it can quote; it never removes what the matcher found.
+        covered = [*base.covered, *(k for k in evidence if k not in base.covered)]
+        missed = ids - already - set(covered)
+        probed = progress.get("probed", [])
+        probe = got.probe if got.probe in missed and got.probe not in probed else None
+        probe = probe or next(
+            (k for k in base_order(topic) if k in missed and k not in probed), None
+        )
+        complete = (
+            out_of_turns
+            or not missed
+            or got.complete
+            or probe is None
+            or len(probed) >= max_follow_ups
+        )
+        evidence = {**base.evidence, **evidence}
+        return TopicDecision(
+            covered=covered,
+            evidence={k: v for k, v in evidence.items() if k in covered},
+            complete=complete,
+            reason=got.reason[:300],
+            probe=None if complete else probe,
+        )
+
+    async def pick_speaker(
+        self, round_: Round, topic: Topic, asked_counts: dict[str, int]
+    ) -> SpeakerChoice:
+        """Fast: the rota.  Full: the model picks among the round's panel."""
+        base = await self.offline.pick_speaker(round_, topic, asked_counts)
+        if not self.full or topic.panelist:
+            return base
+
+        async def offline() -> SpeakerChoice:
+            return base
+
+        got = await decide(
+            "master",
+            SpeakerChoice,
+            "pick_speaker",
+            {
+                "round": round_.title,
+                "topic": topic.question,
+                "competencies": list(topic.competencies),
+                "panel": [
+                    [p.id, p.title, list(p.focus), asked_counts.get(p.id, 0)] for p in round_.panel
+                ],
+            },
+            fallback=offline,
+        )
+        return got if got.panelist_id in {p.id for p in round_.panel} else base
+
+    async def advise(
+        self,
+        panelist: Panelist,
+        task: dict[str, Any],
+        topic: Topic | None,
+        progress: dict[str, Any] | None,
+        handoff: str,
+        activity: dict[str, Any] | None,
+    ) -> Advice:
+        """Fast: advice from the gaps.  Full: the model writes it."""
+        base = await self.offline.advise(panelist, task, topic, progress, handoff, activity)
+        if not self.full or topic is None:
+            return base
+
+        async def offline() -> Advice:
+            return base
+
+        got = await decide(
+            "master",
+            Advice,
+            "advise",
+            {
+                "panelist": f"{panelist.name}, {panelist.title}",
+                "move": task["move"],
+                "question": topic.question,
+                "key_points": _key_points(topic),
+                "covered": base.covered,
+                "handoff": handoff or "none",
+                "activity": (activity or {}).get("brief", "none"),
+            },
+            fallback=offline,
+        )
+        ids = {kp.id for kp in topic.key_points}
+        probe = [k for k in got.probe if k in ids and k not in base.covered] or base.probe
+        return Advice(text=got.text[:600], probe=probe, covered=base.covered)
+
+    async def reason(
+        self,
+        panelist: Panelist,
+        task: dict[str, Any],
+        topic: Topic | None,
+        advice: dict[str, Any],
+        memory: dict[str, Any],
+    ) -> Intent:
+        """Fast: the master's task decides.  Full: the model, keeping the master's move."""
+        base = await self.offline.reason(panelist, task, topic, advice, memory)
+        if not self.full or topic is None:
+            return base
+
+        async def offline() -> Intent:
+            return base
+
+        got = await decide(
+            "panelist",
+            Intent,
+            "reason",
+            {
+                "name": panelist.name,
+                "title": panelist.title,
+                "move": task["move"],
+                "question": topic.question,
+                "key_points": _key_points(topic),
+                "advice": advice.get("text", ""),
+                "memory": _memory(memory),
+            },
+            fallback=offline,
+        )
+        ids = {kp.id for kp in topic.key_points}
+        key_point = got.key_point if got.key_point in ids else base.key_point
+        return Intent(
+            move=base.move,
+            key_point=key_point if base.move == "follow_up" else None,
+            query=got.query[:200] or base.query,
+            note=got.note[:300],
+        )
+
+    async def speak(
+        self,
+        panelist: Panelist,
+        intent: Intent,
+        topic: Topic | None,
+        round_: Round,
+        scene: dict[str, Any],
+    ) -> AsyncIterator[str]:
+        """Stream the panelist's line; if the model fails before speaking, say the offline line."""
+        follow = "none"
+        if topic is not None and intent.move == "follow_up":
+            follow = next(
+                (f.question for f in topic.follow_ups if f.key_point == intent.key_point),
+                "ask about an aspect they have not covered yet, without naming it",
+            )
+        values = {
+            "name": panelist.name,
+            "title": panelist.title,
+            "round": round_.title,
+            "round_description": round_.description,
+            "traits": ", ".join(panelist.traits),
+            "style": panelist.speaking_style,
+            "max_words": 25 if intent.move == "close" else 90,
+            "move_instruction": _MOVES[intent.move]
+            + (
+                " Others on the panel: "
+                + ", ".join(f"{p.name} ({p.title})" for p in round_.panel if p.id != panelist.id)
+                if intent.move == "introduce"
+                else ""
+            ),
+            "question": topic.question if topic else "(none yet: introductions)",
+            "follow_up": follow,
+            "advice": scene.get("advice", "") or "none",
+            "notes": scene.get("notes", []),
+            "memory": _memory(scene.get("memory", {})),
+            "candidate": fence(scene.get("answer", "")) if scene.get("answer") else "(nothing yet)",
+        }
+        said = False
+        try:
+            async for chunk in stream_text(
+                "panelist", "speak", values, [f"panelist:{panelist.id}", "speak"]
+            ):
+                said = True
+                yield chunk
+        except Exception:  # noqa: BLE001  # any model failure: the candidate still hears a line
+            if said:
+                return
+            async for chunk in self.offline.speak(panelist, intent, topic, round_, scene):
+                yield chunk
+
+    async def reflect(
+        self,
+        panelist: Panelist,
+        intent: Intent,
+        topic: Topic | None,
+        progress: dict[str, Any] | None,
+        answer: str,
+    ) -> Reflection:
+        """The panelist's private note, written by the model after the reply."""
+        base = await self.offline.reflect(panelist, intent, topic, progress, answer)
+        if topic is None or progress is None or not answer:
+            return base
+
+        async def offline() -> Reflection:
+            return base
+
+        got = await decide(
+            "panelist",
+            Reflection,
+            "reflect",
+            {
+                "name": panelist.name,
+                "title": panelist.title,
+                "question": topic.question,
+                "key_points": _key_points(topic),
+                "covered": progress.get("covered", []),
+                "move": intent.move,
+                "candidate": fence(answer, 2_000),
+            },
+            fallback=offline,
+        )
+        return Reflection(observation=got.observation[:300], reflection=got.reflection[:300])
+
+    async def evaluate(
+        self,
+        panelist: Panelist,
+        topic: Topic,
+        round_: Round,
+        progress: dict[str, Any],
+        activity: dict[str, Any] | None,
+    ) -> Evaluation:
+        """The model scores; each score is capped at the evidence-based score plus one."""
+        base = await self.offline.evaluate(panelist, topic, round_, progress, activity)
+
+        async def offline() -> Evaluation:
+            return base
+
+        anchors = {c.id: c for c in round_.rubric.competencies}
+        got = await decide(
+            "evaluator",
+            Evaluation,
+            "evaluate",
+            {
+                "name": panelist.name,
+                "title": panelist.title,
+                "strictness": panelist.strictness,
+                "panelist_id": panelist.id,
+                "topic_id": topic.id,
+                "competency_ids": list(base.scores),
+                "question": topic.question,
+                "key_points": _key_points(topic),
+                "covered": len(progress.get("covered", [])),
+                "total": len(topic.key_points),
+                "first_ratio": f"{(progress.get('first_ratio') or 0.0):.0%}",
+                "evidence": fence(
+                    "\n".join(f"{k}: {q}" for k, q in progress.get("evidence", {}).items())
+                    or "(none)",
+                    3_000,
+                ),
+                "activity": (activity or {}).get("brief", "none"),
+                "rubric": {c: [a.description for a in anchors[c].anchors] for c in base.scores},
+            },
+            fallback=offline,
+        )
+        scores = {
+            c: max(1, min(5, got.scores.get(c, base.scores[c]), base.scores[c] + 1))
+            for c in base.scores
+        }
+        return Evaluation(
+            panelist_id=panelist.id,
+            topic_id=topic.id,
+            scores=scores,
+            evidence=[e[:300] for e in got.evidence[:3]] or base.evidence,
+            strengths=[s[:200] for s in got.strengths[:3]],
+            gaps=[g[:200] for g in got.gaps[:3]],
+            rationale=got.rationale[:600] or base.rationale,
+        )
+
+    async def summarise_round(
+        self, round_: Round, evaluations: list[Evaluation], scores: dict[str, float]
+    ) -> RoundSummary:
+        """The model summarises the round from the panel's evaluations."""
+        base = await self.offline.summarise_round(round_, evaluations, scores)
+
+        async def offline() -> RoundSummary:
+            return base
+
+        got = await decide(
+            "evaluator",
+            RoundSummary,
+            "summarise_round",
+            {
+                "round_id": round_.id,
+                "round": round_.title,
+                "scores": {c: round(s, 2) for c, s in scores.items()},
+                "evaluations": [
+                    {
+                        "topic": e.topic_id,
+                        "scores": e.scores,
+                        "strengths": e.strengths,
+                        "gaps": e.gaps,
+                        "rationale": e.rationale[:300],
+                    }
+                    for e in evaluations[-12:]
+                ],
+            },
+            fallback=offline,
+        )
+        return RoundSummary(
+            round_id=round_.id,
+            text=got.text[:800],
+            strengths=[s[:200] for s in got.strengths[:4]],
+            gaps=[g[:200] for g in got.gaps[:4]],
+        )
+
+    async def recommend(
+        self, plan: InterviewPlan, round_scores: dict[str, float], flags: list[dict[str, Any]]
+    ) -> Recommendation:
+        """The model recommends, within one step of the score thresholds' outcome."""
+        base = await self.offline.recommend(plan, round_scores, flags)
+
+        async def offline() -> Recommendation:
+            return base
+
+        got = await decide(
+            "evaluator",
+            Recommendation,
+            "recommend",
+            {
+                "role": plan.role,
+                "round_scores": {r: round(s, 2) for r, s in round_scores.items()},
+                "flags": [{"kind": f.get("kind"), "round": f.get("round_id")} for f in flags[-20:]],
+            },
+            fallback=offline,
+        )
+        anchor = _DECISIONS.index(base.decision)
+        step = _DECISIONS.index(got.decision)
+        bounded = _DECISIONS[max(anchor - 1, min(anchor + 1, step))]
+        return Recommendation(decision=bounded, rationale=got.rationale[:800])
+
+    async def draft_plan(
+        self, job_description: str, catalogue: list[InterviewPlan]
+    ) -> InterviewPlan:
+        """The planner model proposes a plan; an invalid one (after one repair) is an error."""
+
+        async def refuse() -> InterviewPlan:
+            raise OutputError("the model did not produce a valid interview plan")
+
+        example = catalogue[0].model_dump_json(exclude_defaults=True) if catalogue else "{}"
+        return await decide(
+            "planner",
+            InterviewPlan,
+            "draft_plan",
+            {"example": example[:12_000], "job_description": fence(job_description, 20_000)},
+            fallback=refuse,
+        )
+
+
+def _memory(memory: dict[str, Any]) -> dict[str, Any]:
+    """The compact part of a panelist's memory that prompts see (bounded by memory caps)."""
+    return {
+        "observations": memory.get("observations", [])[-3:],
+        "reflections": memory.get("reflections", [])[-3:],
+        "asked": memory.get("asked", [])[-5:],
+        "from_earlier_rounds": memory.get("handoff", ""),
+    }
+
+
+register_engine("llm", LLMBrain)

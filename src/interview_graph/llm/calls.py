@@ -1,0 +1,203 @@
+"""The two kinds of model call: a structured decision, and streamed speech.
+
+A decision asks for JSON matching a pydantic schema (``response_format`` json_schema, not
+strict, so vLLM/Ollama/llama.cpp servers accept it) and validates it ourselves: a truncated
+reply (``finish_reason == "length"``), malformed JSON or a schema violation earns one repair
+attempt that shows the model its error; after that, or after a transport failure that the
+SDK's retries could not absorb, the caller's offline decision is used and the fallback is
+logged.  The interview never waits on, or crashes from, model output.
+
+Every call's token usage is written to the interview's event log as a private
+``llm_usage`` event (the report sums them) and to the process log.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import openai
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, ValidationError
+
+from ..settings import get_settings
+from .models import role_models
+from .prompts import load_prompt
+
+D = TypeVar("D", bound=BaseModel)
+logger = logging.getLogger("interview_graph.llm")
+
+_REPAIR = (
+    "Your previous reply could not be used: {error}. Reply again with only one JSON object "
+    "that matches the {schema} schema. No prose, no code fences."
+)
+# Transport-level failures: the SDK already retried these with backoff.
+_TRANSPORT = (openai.APIError, TimeoutError, ConnectionError)
+
+
+class OutputError(ValueError):
+    """The model's reply was unusable (truncated, not JSON, or not the schema)."""
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """Estimated cost from the configured price table; ``None`` for an unpriced model."""
+    price = get_settings().llm_prices.get(model)
+    if price is None:
+        return None
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+
+async def _log_event(kind: str, data: dict[str, Any], text: str = "") -> None:
+    """Append a private event to the running interview's log (no-op outside a graph run)."""
+    from langgraph.config import get_config
+    from langgraph.runtime import get_runtime
+
+    from ..context import interview_id, services
+
+    try:
+        runtime = get_runtime()
+        node = get_config().get("metadata", {}).get("langgraph_node")
+    except RuntimeError:  # called outside a graph run (plan drafting from the CLI)
+        return
+    svc = await services(runtime)
+    await svc.log.append(
+        interview_id(runtime),
+        f"{kind}:{uuid.uuid4().hex}",
+        kind,
+        visibility="private",
+        speaker="master",
+        text=text,
+        data={"node": node, **data},
+    )
+
+
+async def record_usage(role: str, model: str, call: str, message: BaseMessage | None) -> None:
+    """Log one call's token usage and estimated cost."""
+    usage = getattr(message, "usage_metadata", None) or {}
+    prompt_tokens = int(usage.get("input_tokens", 0))
+    completion_tokens = int(usage.get("output_tokens", 0))
+    cost = cost_usd(model, prompt_tokens, completion_tokens)
+    logger.info(
+        "llm call=%s role=%s model=%s prompt_tokens=%d completion_tokens=%d cost=%s",
+        call,
+        role,
+        model,
+        prompt_tokens,
+        completion_tokens,
+        "n/a" if cost is None else f"{cost:.6f}",
+    )
+    await _log_event(
+        "llm_usage",
+        {
+            "call": call,
+            "role": role,
+            "model": model,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cost_usd": cost,
+        },
+    )
+
+
+def _messages(prompt: str, values: dict[str, Any]) -> list[BaseMessage]:
+    system, user = load_prompt(prompt).render(**values)
+    return [SystemMessage(system), HumanMessage(user)]
+
+
+def parse_reply(message: BaseMessage, schema: type[D]) -> D:
+    """Validate a structured reply.
+
+    Raises:
+        OutputError: truncated, not JSON, or not the schema.
+    """
+    if message.response_metadata.get("finish_reason") == "length":
+        raise OutputError("the reply was cut off (finish_reason=length)")
+    text = message.content if isinstance(message.content, str) else str(message.content)
+    text = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```")
+    try:
+        return schema.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise OutputError(problems) from None
+
+
+async def decide(
+    role: str,
+    schema: type[D],
+    prompt: str,
+    values: dict[str, Any],
+    *,
+    fallback: Callable[[], Awaitable[D]],
+) -> D:
+    """Ask ``role``'s model for a ``schema`` decision; repair once, then fall back.
+
+    Args:
+        role: Which role's model answers.
+        schema: The pydantic model the reply must match.
+        prompt: Prompt file name under ``prompts/``.
+        values: The prompt's placeholder values.
+        fallback: The offline engine's decision for this step.
+    """
+    rm = role_models()[role]
+    messages = _messages(prompt, values)
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {
+            "name": schema.__name__,
+            "schema": schema.model_json_schema(),
+            "strict": False,
+        },
+    }
+    config: Any = {"tags": ["nostream", f"role:{role}"], "run_name": prompt}
+    error = ""
+    for _attempt in range(2):
+        try:
+            reply = await rm.runnable.ainvoke(messages, config, response_format=response_format)
+        except openai.LengthFinishReasonError:
+            await record_usage(role, rm.model, prompt, None)
+            error = "the reply was cut off (finish_reason=length)"
+            messages = [
+                *messages,
+                HumanMessage(_REPAIR.format(error=error, schema=schema.__name__)),
+            ]
+            continue
+        except _TRANSPORT as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            break
+        assert isinstance(reply, AIMessage)
+        await record_usage(role, rm.model, prompt, reply)
+        try:
+            return parse_reply(reply, schema)
+        except OutputError as exc:
+            error = str(exc)
+            repair = _REPAIR.format(error=error, schema=schema.__name__)
+            messages = [*messages, reply, HumanMessage(repair)]
+    logger.warning("llm fallback call=%s role=%s: %s", prompt, role, error)
+    await _log_event("llm_fallback", {"call": prompt, "role": role}, text=error[:500])
+    return await fallback()
+
+
+async def stream_text(
+    role: str, prompt: str, values: dict[str, Any], tags: list[str]
+) -> AsyncIterator[str]:
+    """Stream ``role``'s reply chunk by chunk; usage is recorded when the stream ends.
+
+    Transport errors propagate: the caller decides what the candidate hears instead.
+    """
+    rm = role_models()[role]
+    last: BaseMessage | None = None
+    try:
+        async for chunk in rm.runnable.astream(
+            _messages(prompt, values), {"tags": tags, "run_name": prompt}
+        ):
+            assert isinstance(chunk, BaseMessage)
+            if getattr(chunk, "usage_metadata", None):
+                last = chunk
+            if isinstance(chunk.content, str) and chunk.content:
+                yield chunk.content
+    finally:
+        await record_usage(role, rm.model, prompt, last)

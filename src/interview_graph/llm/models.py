@@ -1,0 +1,64 @@
+"""Chat models per role, built from :class:`~interview_graph.settings.Settings`.
+
+Roles: ``master`` (rules screen, topic decisions, speaker, advice), ``panelist`` (speech and
+reflection), ``evaluator`` (scores, round summaries, the recommendation) and ``planner``
+(job description → plan).  Each role gets its own model name and temperature, a bounded
+request timeout (the client's default would wait 600 s), the SDK's retries (exponential
+backoff that honours ``Retry-After`` on 429/5xx) and, if configured, a fallback model.
+The role travels in an ``X-Interview-Role`` header so proxies and the test server can tell
+calls apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+from langchain_openai import ChatOpenAI
+
+from ..settings import Settings, get_settings
+
+ROLES = ("master", "panelist", "evaluator", "planner")
+
+
+@dataclass(frozen=True)
+class RoleModel:
+    """The runnable for one role, and the names needed for usage accounting."""
+
+    role: str
+    model: str
+    runnable: Runnable[object, object]
+    chat: BaseChatModel
+
+
+def _chat(settings: Settings, role: str, model: str) -> ChatOpenAI:
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+    return ChatOpenAI(
+        model=model,
+        api_key=key,
+        base_url=settings.llm_base_url,
+        temperature=settings.llm_temperatures.get(role, 0.0),
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+        stream_usage=True,
+        default_headers={"X-Interview-Role": role},
+    )
+
+
+def build_role(settings: Settings, role: str) -> RoleModel:
+    """Build the model (with its fallback, if any) for ``role``."""
+    model = settings.model_for(role)
+    chat = _chat(settings, role, model)
+    runnable: Runnable[object, object] = chat  # type: ignore[assignment]
+    if settings.llm_fallback_model and settings.llm_fallback_model != model:
+        runnable = chat.with_fallbacks([_chat(settings, role, settings.llm_fallback_model)])  # type: ignore[assignment]
+    return RoleModel(role=role, model=model, runnable=runnable, chat=chat)
+
+
+@cache
+def role_models() -> dict[str, RoleModel]:
+    """The process's role models (built once; ChatOpenAI clients pool their connections)."""
+    settings = get_settings()
+    return {role: build_role(settings, role) for role in ROLES}
