@@ -12,9 +12,10 @@ from collections import defaultdict
 from statistics import mean
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .engine.decisions import Evaluation, Recommendation
+from .usage import TokenUsage, summarise_usage
 
 if TYPE_CHECKING:
     from .context import Services
@@ -71,6 +72,7 @@ class Report(BaseModel):
     integrity_flags: list[dict[str, Any]]
     strengths: list[str]
     gaps: list[str]
+    usage: TokenUsage = Field(default_factory=TokenUsage, description="LLM tokens and cost.")
 
 
 async def merge_round(
@@ -133,7 +135,7 @@ async def merge_round(
     ).model_dump()
 
 
-async def build_report(svc: Services, state: InterviewState) -> dict[str, Any]:
+async def build_report(svc: Services, state: InterviewState, interview: str) -> dict[str, Any]:
     """Build the final :class:`Report` (as a dict) from the finished rounds."""
     plan = svc.plan
     results = [RoundResult.model_validate(r) for r in state.get("results", [])]
@@ -143,6 +145,14 @@ async def build_report(svc: Services, state: InterviewState) -> dict[str, Any]:
         round_scores.setdefault(r.id, 1.0)
     flags = list(state.get("flags", []))
     recommendation = await svc.brain.recommend(plan, round_scores, flags)
+    # Read after recommend() so its own call is counted.
+    usage = summarise_usage(
+        [
+            *await svc.log.events(interview, kind="llm_usage"),
+            *await svc.log.events(interview, kind="llm_fallback"),
+            *await svc.log.events(interview, kind="candidate_message"),
+        ]
+    )
     return Report(
         plan_id=plan.id,
         plan_version=plan.version,
@@ -156,4 +166,5 @@ async def build_report(svc: Services, state: InterviewState) -> dict[str, Any]:
         integrity_flags=flags,
         strengths=list(dict.fromkeys(s for r in results for s in r.strengths))[:6],
         gaps=list(dict.fromkeys(g for r in results for g in r.gaps))[:6],
+        usage=usage,
     ).model_dump()

@@ -641,7 +641,7 @@ async def close_round(
 async def finish(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Final evaluation: merge every round's results into the report."""
     svc = await services(runtime)
-    report = await build_report(svc, state)
+    report = await build_report(svc, state, interview_id(runtime))
     await _log(
         svc,
         runtime,

@@ -1,0 +1,68 @@
+"""Token usage and estimated cost, summed from the interview's ``llm_usage`` events.
+
+Each model call logs one private event (see :mod:`interview_graph.llm.calls`); turns are
+counted by the candidate inputs logged between them, so per-turn figures need no extra state.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .transcript import Event
+
+
+class Tokens(BaseModel):
+    """Prompt/completion token counts for a group of calls."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, data: dict[str, Any]) -> None:
+        """Count one call."""
+        self.calls += 1
+        self.prompt_tokens += int(data.get("prompt_tokens", 0))
+        self.completion_tokens += int(data.get("completion_tokens", 0))
+
+
+class TokenUsage(Tokens):
+    """An interview's usage: totals, per call (prompt file), per node, per turn, and cost."""
+
+    cost_usd: float = 0.0
+    unpriced_calls: int = Field(default=0, description="Calls whose model has no price set.")
+    fallbacks: int = Field(default=0, description="Steps decided offline after a model failure.")
+    by_call: dict[str, Tokens] = Field(default_factory=dict)
+    by_node: dict[str, Tokens] = Field(default_factory=dict)
+    by_turn: list[Tokens] = Field(
+        default_factory=list, description="Index 0: before the first candidate input."
+    )
+
+
+def summarise_usage(events: list[Event]) -> TokenUsage:
+    """Sum ``llm_usage`` events; ``candidate_message`` events mark turn boundaries."""
+    usage = TokenUsage()
+    by_call: dict[str, Tokens] = defaultdict(Tokens)
+    by_node: dict[str, Tokens] = defaultdict(Tokens)
+    turns: list[Tokens] = [Tokens()]
+    for event in sorted(events, key=lambda e: e.seq):
+        if event.kind == "candidate_message":
+            turns.append(Tokens())
+        elif event.kind == "llm_fallback":
+            usage.fallbacks += 1
+        elif event.kind == "llm_usage":
+            data = event.data or {}
+            usage.add(data)
+            by_call[str(data.get("call"))].add(data)
+            by_node[str(data.get("node"))].add(data)
+            turns[-1].add(data)
+            cost = data.get("cost_usd")
+            if cost is None:
+                usage.unpriced_calls += 1
+            else:
+                usage.cost_usd += float(cost)
+    usage.cost_usd = round(usage.cost_usd, 6)
+    usage.by_call, usage.by_node, usage.by_turn = dict(by_call), dict(by_node), turns
+    return usage
