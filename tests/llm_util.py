@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 
 from interview_graph.context import InterviewContext
-from interview_graph.llm.models import role_models
+from interview_graph.llm.models import reset_models
 from interview_graph.settings import get_settings
 
 
@@ -22,13 +22,13 @@ def llm_settings(mp: pytest.MonkeyPatch, base_url: str, **env: str) -> Iterator[
     for name, value in env.items():
         mp.setenv(f"INTERVIEW_LLM_{name.upper()}", value)
     get_settings.cache_clear()
-    role_models.cache_clear()
+    reset_models()
     _forget_brains()
     try:
         yield
     finally:
         get_settings.cache_clear()
-        role_models.cache_clear()
+        reset_models()
         _forget_brains()
 
 

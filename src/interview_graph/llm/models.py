@@ -11,9 +11,10 @@ calls apart.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from functools import cache
 
+import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
@@ -44,6 +45,9 @@ def _chat(settings: Settings, role: str, model: str) -> ChatOpenAI:
         max_retries=settings.llm_max_retries,
         stream_usage=True,
         default_headers={"X-Interview-Role": role},
+        # Our own client: langchain-openai's shared default is cached per process, and its
+        # pooled connections belong to the event loop that first used them.
+        http_async_client=openai.DefaultAsyncHttpxClient(timeout=settings.llm_timeout),
     )
 
 
@@ -57,8 +61,21 @@ def build_role(settings: Settings, role: str) -> RoleModel:
     return RoleModel(role=role, model=model, runnable=runnable, chat=chat)
 
 
-@cache
+_MODELS: dict[int, dict[str, RoleModel]] = {}
+
+
 def role_models() -> dict[str, RoleModel]:
-    """The process's role models (built once; ChatOpenAI clients pool their connections)."""
-    settings = get_settings()
-    return {role: build_role(settings, role) for role in ROLES}
+    """The role models of the running event loop (built once per loop; clients pool connections)."""
+    key = id(asyncio.get_running_loop())
+    models = _MODELS.get(key)
+    if models is None:
+        if len(_MODELS) > 8:  # only tests run many loops in one process
+            _MODELS.clear()
+        settings = get_settings()
+        models = _MODELS[key] = {role: build_role(settings, role) for role in ROLES}
+    return models
+
+
+def reset_models() -> None:
+    """Forget built models (after a settings change)."""
+    _MODELS.clear()
