@@ -7,13 +7,17 @@ scripted replies per role and injected faults.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from interview_graph.engine.base import get_brain
 from interview_graph.llm.stub_server import Fault, StubConfig, StubServer
+from interview_graph.plans.drafting import DraftError, draft_plan
+from interview_graph.plans.loader import resolve_plan
 from interview_graph.report import Report
 from interview_graph.selfplay import run_selfplay
 from interview_graph.session import InterviewSession
@@ -182,3 +186,26 @@ async def test_the_screen_blocks_what_the_wall_missed(llm: StubServer, tmp_path:
         i["delta"] for i in items if i["type"] == "token" and i["message_id"] == lines[-1].key
     )
     assert tokens == "Let's stay with the question.", "no word of the reply leaked out"
+
+
+JD = "We are hiring a data scientist: statistics, A/B testing, machine learning, Python, SQL."
+
+
+async def test_llm_drafts_a_plan_from_a_job_description(llm: StubServer) -> None:
+    proposal = json.loads(resolve_plan("data_scientist").model_dump_json())
+    llm.configure(StubConfig(scripts={"planner": [{"data": proposal}]}))
+    plan = await draft_plan(JD, get_brain("llm"))
+    assert plan.id == "data_scientist" and len(plan.rounds) == 3
+    body = next(r.body for r in llm.stats().recent if r.role == "planner")
+    user = body["messages"][-1]["content"]
+    assert "<candidate_data>" in user and "A/B testing" in user
+    assert "backend_engineer" in body["messages"][0]["content"], "an example plan is shown"
+
+
+async def test_an_invalid_drafted_plan_is_a_clear_error(llm: StubServer) -> None:
+    bad = {"id": "x", "title": "t", "role": "r", "summary": "s", "rounds": []}
+    llm.configure(StubConfig(scripts={"planner": [{"data": bad}, {"text": "no idea"}]}))
+    with pytest.raises(DraftError) as info:
+        await draft_plan(JD, get_brain("llm"))
+    assert info.value.code == "invalid_plan" and "after one repair" in str(info.value)
+    assert llm.stats().by_role["planner"] == 2, "one attempt and one repair"

@@ -8,6 +8,7 @@ import pytest
 
 from interview_graph.engine.decisions import Evaluation, Intent
 from interview_graph.llm import brain as llm_brain
+from interview_graph.llm.calls import OutputError
 from interview_graph.llm.prompts import PromptError, fence, load_prompt, parse_prompt, prompt_names
 from interview_graph.plans.loader import resolve_plan
 
@@ -21,6 +22,8 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]
 
     async def decide(role: str, schema: Any, prompt: str, values: dict[str, Any], *, fallback):
         seen.append((prompt, values))
+        if fallback is None:
+            raise OutputError("no model here")
         return await fallback()
 
     async def stream_text(role: str, prompt: str, values: dict[str, Any], tags: list[str]):

@@ -483,19 +483,42 @@ class LLMBrain:
     async def draft_plan(
         self, job_description: str, catalogue: list[InterviewPlan]
     ) -> InterviewPlan:
-        """The planner model proposes a plan; an invalid one (after one repair) is an error."""
+        """The planner model proposes a plan; an invalid one (after one repair) is an error.
 
-        async def refuse() -> InterviewPlan:
-            raise OutputError("the model did not produce a valid interview plan")
+        Raises:
+            DraftError: ``invalid_plan``, with what was wrong with the model's last reply.
+        """
+        from ..plans.drafting import DraftError
 
-        example = catalogue[0].model_dump_json(exclude_defaults=True) if catalogue else "{}"
-        return await decide(
-            "planner",
-            InterviewPlan,
-            "draft_plan",
-            {"example": example[:12_000], "job_description": fence(job_description, 20_000)},
-            fallback=refuse,
-        )
+        example = _example(catalogue[0]) if catalogue else "{}"
+        try:
+            return await decide(
+                "planner",
+                InterviewPlan,
+                "draft_plan",
+                {"example": example, "job_description": fence(job_description, 20_000)},
+                fallback=None,
+            )
+        except OutputError as exc:
+            raise DraftError(
+                f"the model did not produce a valid interview plan after one repair: {exc}",
+                code="invalid_plan",
+            ) from None
+
+
+def _example(plan: InterviewPlan) -> str:
+    """A complete but small plan (one round, two topics) showing the schema and the depth."""
+    first = plan.rounds[0]
+    topics = first.topics[:2]
+    used = {t.panelist for t in topics} | {p.id for p in first.panel[:2]}
+    small = first.model_copy(
+        update={"topics": topics, "panel": [p for p in first.panel if p.id in used]}
+    )
+    keep = {tag for t in topics for tag in t.knowledge_tags}
+    docs = [d for d in plan.knowledge if keep & set(getattr(d, "tags", []))][:2]
+    return plan.model_copy(update={"rounds": [small], "knowledge": docs}).model_dump_json(
+        exclude_defaults=True
+    )
 
 
 def _memory(memory: dict[str, Any]) -> dict[str, Any]:

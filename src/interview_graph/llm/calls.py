@@ -131,7 +131,7 @@ async def decide(
     prompt: str,
     values: dict[str, Any],
     *,
-    fallback: Callable[[], Awaitable[D]],
+    fallback: Callable[[], Awaitable[D]] | None,
 ) -> D:
     """Ask ``role``'s model for a ``schema`` decision; repair once, then fall back.
 
@@ -140,7 +140,10 @@ async def decide(
         schema: The pydantic model the reply must match.
         prompt: Prompt file name under ``prompts/``.
         values: The prompt's placeholder values.
-        fallback: The offline engine's decision for this step.
+        fallback: The offline engine's decision for this step; ``None`` raises instead.
+
+    Raises:
+        OutputError: no usable reply and no fallback; the message says what went wrong.
     """
     rm = role_models()[role]
     messages = _messages(prompt, values)
@@ -177,6 +180,8 @@ async def decide(
             repair = _REPAIR.format(error=error, schema=schema.__name__)
             messages = [*messages, reply, HumanMessage(repair)]
     logger.warning("llm fallback call=%s role=%s: %s", prompt, role, error)
+    if fallback is None:
+        raise OutputError(error)
     await _log_event("llm_fallback", {"call": prompt, "role": role}, text=error[:500])
     return await fallback()
 
