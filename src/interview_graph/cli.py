@@ -1,4 +1,4 @@
-"""``interview-sim``: simulate interviews in the terminal and validate plan files."""
+"""``interview-sim``: simulate interviews, draft plans from job descriptions, validate plans."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from rich.console import Console
 from rich.table import Table
 
 from .candidate.state import PERSONAS
+from .engine.base import get_brain
 from .plans.audit import audit_plan
+from .plans.drafting import DraftError, draft_plan, dump_plan
 from .plans.loader import PlanError, load_plan, plan_files, resolve_plan
+from .plans.models import InterviewPlan
 from .selfplay import run_selfplay
 from .settings import get_settings
 
@@ -142,6 +145,70 @@ async def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_plan(plan: InterviewPlan) -> None:
+    console.print(f"[bold]{plan.title}[/bold] ({plan.id})")
+    console.out(plan.summary, highlight=False)
+    table = Table()
+    table.add_column("Round")
+    table.add_column("Panel")
+    table.add_column("Topics")
+    for r in plan.rounds:
+        table.add_row(
+            f"{r.title} ({r.kind})",
+            "\n".join(p.name for p in r.panel),
+            "\n".join(f"{t.id} ({t.kind})" for t in r.topics),
+        )
+    console.print(table)
+
+
+async def _plan(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix not in (".yaml", ".yml"):
+        console.print(f"[red]error:[/red] --out must name a .yaml file (got {out})")
+        return 2
+    if not args.force and await asyncio.to_thread(out.exists):
+        console.print(f"[red]error:[/red] {out} already exists; pass --force to overwrite it")
+        return 2
+    try:
+        if args.jd == "-":
+            text = await asyncio.to_thread(sys.stdin.read)
+        else:
+            text = await asyncio.to_thread(Path(args.jd).read_text, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        console.print(f"[red]error:[/red] cannot read the job description {args.jd}: {reason}")
+        return 2
+    try:
+        brain = get_brain(args.engine)
+        plan = await draft_plan(text, brain, get_settings().rounds_dir)
+    except KeyError as exc:  # unknown engine
+        console.print(f"[red]error:[/red] {exc.args[0]}")
+        return 2
+    except DraftError as exc:
+        console.print("[red]error:[/red] ", end="")
+        console.out(str(exc), highlight=False)
+        return 2
+    comment = (
+        f"Interview plan drafted from {args.jd} by `interview-sim plan` (engine: {brain.name}).\n"
+        "Review the questions, panel and budgets before using it."
+    )
+    try:
+        await asyncio.to_thread(dump_plan, plan, out, overwrite=args.force, comment=comment)
+    except FileExistsError:
+        console.print(f"[red]error:[/red] {out} already exists; pass --force to overwrite it")
+        return 2
+    except OSError as exc:
+        console.print(f"[red]error:[/red] cannot write {out}: {exc.strerror or exc}")
+        return 2
+    _print_plan(plan)
+    console.print(f"Engine: {brain.name}. Plan written to {out}")
+    console.print(
+        f"Check it with: interview-sim validate {out}\n"
+        f"Run it with:   interview-sim simulate --plan {out}"
+    )
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     files = [Path(f) for f in args.files] or plan_files(get_settings().rounds_dir)
     failed = 0
@@ -182,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="run the WebSocket service and web client (uvicorn)")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8000)
+    drf = sub.add_parser("plan", help="draft an interview plan from a job description")
+    drf.add_argument(
+        "--jd", required=True, metavar="FILE", help="the job description, a text file ('-': stdin)"
+    )
+    drf.add_argument("--out", required=True, help="where to write the plan (a .yaml file)")
+    drf.add_argument("--engine", default=get_settings().engine, help="engine that drafts it")
+    drf.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     val = sub.add_parser("validate", help="validate plan files (default: every file in rounds/)")
     val.add_argument("files", nargs="*")
     val.add_argument(
@@ -197,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "validate":
         return _validate(args)
+    if args.command == "plan":
+        return asyncio.run(_plan(args))
     if args.command == "serve":
         import uvicorn
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import MutableMapping
 from typing import Any
@@ -19,14 +20,20 @@ from typing import Any
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from ..engine.base import get_brain
+from ..plans.drafting import DraftError, draft_plan
 from ..plans.loader import PlanError, plan_files, resolve_plan
+from ..plans.models import InterviewPlan
 from . import protocol as p
 from .auth import AuthError, authenticate
 from .runner import Hub, Runner, to_wire
 
+log = logging.getLogger("interview_graph.api")
 _SYNC: dict[str, Any] = {"type": "__sync__"}
 # After this many rejected frames in a row, the connection is closed as abusive.
 _MAX_STRIKES = 200
+# An engine drafting a plan (an LLM call with its own timeouts and retries) gets this long.
+_DRAFT_TIMEOUT = 180.0
 
 
 class Connection:
@@ -48,6 +55,7 @@ class Connection:
         self._refill = time.monotonic()
         self._strikes = 0
         self._done = asyncio.Event()
+        self._drafting: asyncio.Task[None] | None = None
 
     # --- called by the runner -------------------------------------------------------
 
@@ -87,10 +95,11 @@ class Connection:
                 async with asyncio.timeout(1):
                     while not self.out.empty() and not writer.done():  # noqa: ASYNC110
                         await asyncio.sleep(0.01)  # a short, bounded poll during close
-        for task in (reader, writer, closer):
+        tasks = {reader, writer, closer} | ({self._drafting} if self._drafting else set())
+        for task in tasks:
             task.cancel()
         # Never wait unboundedly on a cancelled task: a stuck one must not block shutdown.
-        await asyncio.wait({reader, writer, closer}, timeout=2)
+        await asyncio.wait(tasks, timeout=2)
         if self.runner is not None:
             self.runner.detach(self)
         code, reason = self.closing or (1000, "bye")
@@ -241,6 +250,8 @@ class Connection:
             self.offer(p.Pong(seq=self.last_seq).model_dump())
         elif isinstance(frame, p.Login):
             self._error("already_logged_in", "this connection is already logged in")
+        elif isinstance(frame, p.Start | p.Resume) and self._drafting and not self._drafting.done():
+            self._error("busy", "a plan is still being drafted for this connection's start")
         elif isinstance(frame, p.Start):
             await self._start(frame)
         elif isinstance(frame, p.Resume):
@@ -250,6 +261,11 @@ class Connection:
 
     async def _start(self, frame: p.Start) -> None:
         assert self.user is not None
+        if frame.job_description is not None:
+            # Drafting may take an LLM call: run it beside the reader, so pings and other
+            # frames are still answered meanwhile; the session event follows when it is ready.
+            self._drafting = asyncio.create_task(self._start_drafted(frame.job_description))
+            return
         try:
             plan = await asyncio.to_thread(
                 resolve_plan, self.settings.rounds_dir / f"{frame.plan}.yaml"
@@ -257,21 +273,47 @@ class Connection:
         except PlanError:
             self._error("unknown_plan", f"no plan {frame.plan!r}")
             return
+        await self._begin(await self.hub.start(self.user, plan.id), plan)
+
+    async def _start_drafted(self, job_description: str) -> None:
+        assert self.user is not None
+        try:
+            async with asyncio.timeout(_DRAFT_TIMEOUT):
+                brain = get_brain(self.settings.engine)
+                plan = await draft_plan(job_description, brain, self.settings.rounds_dir)
+            runner = await self.hub.start_drafted(self.user, plan)
+        except DraftError as exc:
+            if exc.code == "bad_job_description":
+                self._error("bad_job_description", str(exc))
+            else:  # the engine's fault, not the candidate's: details go to the server log
+                log.warning("drafting a plan failed: %s", exc)
+                self._error("draft_failed", "No valid plan could be drafted; try again.")
+            return
+        except Exception:  # a timeout or an engine failure must cost this start only
+            log.exception("drafting a plan failed")
+            self._error("draft_failed", "No plan could be drafted; try again.")
+            return
+        await self._begin(runner, plan)
+
+    async def _begin(self, runner: Runner, plan: InterviewPlan) -> None:
+        """Attach to a just-started interview and tell the client."""
+        assert self.user is not None
         if self.runner is not None:
             self.runner.detach(self)
-        self.runner = await self.hub.start(self.user, plan.id)
+        self.runner = runner
         self.last_seq = 0
         self.offer(
             p.Session(
                 seq=0,
                 user=self.user,
-                interview_id=self.runner.interview_id,
+                interview_id=runner.interview_id,
                 plan=plan.id,
                 engine=self.settings.engine,
+                plans=[{"id": plan.id, "title": plan.title, "role": plan.role}],
                 status="started",
             ).model_dump()
         )
-        await self.runner.attach(self, 0)
+        await runner.attach(self, 0)
 
     async def _resume(self, frame: p.Resume) -> None:
         assert self.user is not None
@@ -290,7 +332,7 @@ class Connection:
                 seq=frame.last_seq,
                 user=self.user,
                 interview_id=runner.interview_id,
-                plan=runner.plan,
+                plan=await self.hub.plan_id(runner.plan),
                 engine=self.settings.engine,
                 status=status,
             ).model_dump()

@@ -19,7 +19,9 @@ import json
 import sys
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from ..plans.drafting import MAX_JOB_DESCRIPTION
 
 PROTOCOL_VERSION = 1
 MAX_TEXT = 8_000
@@ -42,10 +44,26 @@ class Login(_Frame):
 
 
 class Start(_Frame):
-    """Start a new interview from a plan id in rounds/."""
+    """Start a new interview from a plan id in rounds/, or from a job description.
+
+    With ``job_description`` the server drafts a plan with the interview's engine first;
+    exactly one of the two is given.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["plan"]}, {"required": ["job_description"]}]},
+    )
 
     type: Literal["start"]
-    plan: str = Field(max_length=64)
+    plan: str | None = Field(default=None, max_length=64)
+    job_description: str | None = Field(default=None, max_length=MAX_JOB_DESCRIPTION)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Start:
+        if (self.plan is None) == (self.job_description is None):
+            raise ValueError("give exactly one of 'plan' and 'job_description'")
+        return self
 
 
 class Resume(_Frame):
@@ -251,6 +269,8 @@ class Error(_Event):
         "forbidden",
         "interview_finished",
         "unknown_plan",
+        "bad_job_description",
+        "draft_failed",
         "busy",
         "internal",
     ]

@@ -30,7 +30,9 @@ from ..activity.nodes import tests_for
 from ..context import InterviewContext, register_log
 from ..inputs import input_event, parse_input
 from ..master.graph import build_interview_graph
-from ..plans.loader import resolve_plan
+from ..plans.drafting import dump_plan
+from ..plans.loader import PlanError, resolve_plan
+from ..plans.models import InterviewPlan
 from ..session import InterviewSession
 from ..settings import Settings
 from ..transcript import Event, EventLog
@@ -317,13 +319,40 @@ class Hub:
             checkpointer=self.store.saver,
         )
 
-    async def start(self, user: str, plan: str) -> Runner:
-        """Create an interview for ``user`` and start its runner."""
-        interview_id = uuid.uuid4().hex[:16]
+    async def start(self, user: str, plan: str, interview_id: str | None = None) -> Runner:
+        """Create an interview of plan ``plan`` (an id or a file) for ``user``; start its runner."""
+        interview_id = interview_id or uuid.uuid4().hex[:16]
         await self.store.log.create_interview(interview_id, user, plan)
         runner = Runner(self, self._session(interview_id, plan), user, plan)
         self.runners[interview_id] = runner
         return runner
+
+    async def start_drafted(self, user: str, plan: InterviewPlan) -> Runner:
+        """Store a drafted ``plan`` with a new interview for ``user`` and start its runner.
+
+        The plan is written to ``<data_dir>/plans/<interview_id>.yaml`` and that file's path
+        is the interview's plan reference (its interviews row and runtime context), so a
+        resume or a restarted server resolves it like any plan file.
+        """
+        interview_id = uuid.uuid4().hex[:16]
+        path = (self.settings.data_dir / "plans" / f"{interview_id}.yaml").resolve()
+        await asyncio.to_thread(
+            dump_plan,
+            plan,
+            path,
+            overwrite=False,
+            comment=f"Drafted from a job description for interview {interview_id}.",
+        )
+        return await self.start(user, str(path), interview_id)
+
+    async def plan_id(self, ref: str) -> str:
+        """The id of the plan ``ref`` names (a drafted plan's reference is its file path)."""
+        if not Path(ref).suffix:
+            return ref
+        try:
+            return (await asyncio.to_thread(resolve_plan, ref)).id
+        except PlanError:
+            return Path(ref).stem
 
     async def get(self, user: str, interview_id: str) -> Runner:
         """The runner of an interview this user owns (restarted from storage if needed).
