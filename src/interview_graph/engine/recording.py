@@ -16,6 +16,7 @@ from .base import Brain
 
 _DECIDE = (
     "check_rules",
+    "screen",
     "assess_answer",
     "pick_speaker",
     "advise",
@@ -89,6 +90,7 @@ class ReplayBrain:
 
         models_by_method: dict[str, type[BaseModel]] = {
             "check_rules": models.RulesVerdict,
+            "screen": models.RulesVerdict,
             "assess_answer": models.TopicDecision,
             "pick_speaker": models.SpeakerChoice,
             "advise": models.Advice,
