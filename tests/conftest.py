@@ -17,7 +17,12 @@ def _isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Nothing a test does may touch the developer's data/ directory.
     monkeypatch.setenv("INTERVIEW_DATA_DIR", str(tmp_path / "data"))
     # A developer's own key must not switch the suite to a paid provider (engine=auto).
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "INTERVIEW_LLM_API_KEY", "INTERVIEW_LLM_BASE_URL"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "INTERVIEW_LLM_API_KEY",
+        "INTERVIEW_LLM_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     from interview_graph.settings import get_settings
 

@@ -240,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--candidate", default="strong", choices=PERSONAS, help="candidate persona")
     sim.add_argument("--out", default="report.json", help="where to write the JSON report")
     sim.add_argument("--resume", metavar="ID", help="continue a stopped interview")
-    sim.add_argument("--engine", default=get_settings().engine, help="decision engine (offline)")
+    sim.add_argument(
+        "--engine", default=get_settings().engine, help="decision engine: auto, offline or llm"
+    )
     sim.add_argument(
         "--database", help="SQLite file (default: $INTERVIEW_DATA_DIR/interviews.sqlite)"
     )

@@ -8,6 +8,7 @@ interviews replay exactly, and self-play results are reproducible.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import unicodedata
@@ -482,7 +483,8 @@ class OfflineBrain:
         """Assemble a plan from the catalogue's topics that match the job description's skills."""
         from ..plans.drafting import assemble_plan
 
-        return assemble_plan(job_description, catalogue)
+        # A few milliseconds of indexing: off the event loop, so other interviews keep moving.
+        return await asyncio.to_thread(assemble_plan, job_description, catalogue)
 
 
 def _adjust_for_code(effective: float, activity: dict[str, Any]) -> tuple[float, list[str]]:
