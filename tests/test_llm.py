@@ -94,6 +94,11 @@ async def test_token_accounting_sums(llm: StubServer, tmp_path: Path) -> None:
     expected = (usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.60) / 1e6
     assert usage.cost_usd == pytest.approx(expected, abs=1e-6)
     assert len(usage.by_turn) > 5, "one entry per candidate message, plus the opening"
+    # Bounded context: prompts per call do not grow with the interview.
+    per_call = [t.prompt_tokens / t.calls for t in usage.by_turn if t.calls]
+    third = len(per_call) // 3
+    early, late = per_call[:third], per_call[-third:]
+    assert sum(late) / len(late) <= 1.5 * sum(early) / len(early)
     assert {"speak", "screen", "reflect", "evaluate", "summarise_round", "recommend"} <= set(
         usage.by_call
     )
