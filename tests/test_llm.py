@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,8 @@ async def test_invalid_output_is_repaired_once(llm: StubServer, tmp_path: Path) 
 async def test_unrepairable_output_falls_back_to_the_offline_decision(
     llm: StubServer, tmp_path: Path
 ) -> None:
-    bad = [{"fault": {"kind": "truncated_json"}}, {"fault": {"kind": "invalid_schema"}}]
+    # Prose, then (on the repair) JSON cut off by the length limit.
+    bad = [{"text": "Looks fine to me."}, {"fault": {"kind": "truncated_json"}}]
     llm.configure(StubConfig(scripts={"master": bad}))
     events, items = await _session_run(tmp_path / "i.sqlite", ["I would count with a dict."])
     fallbacks = [e for e in events if e.kind == "llm_fallback"]
@@ -214,3 +216,14 @@ async def test_an_invalid_drafted_plan_is_a_clear_error(llm: StubServer) -> None
         await draft_plan(JD, get_brain("llm"))
     assert info.value.code == "invalid_plan" and "after one repair" in str(info.value)
     assert llm.stats().by_role["planner"] == 2, "one attempt and one repair"
+
+
+async def test_the_screen_allows_as_soon_as_its_verdict_is_readable(llm: StubServer) -> None:
+    # 10 pieces/s: the whole verdict takes ~2 s to stream, its "action" field ~0.5 s.
+    llm.configure(StubConfig(tps=10))
+    topic = resolve_plan("backend_engineer").rounds[0].topics[0]
+    brain = get_brain("llm")
+    started = time.perf_counter()
+    verdict = await brain.screen("I would count with a hash map.", topic)
+    assert verdict.action == "allow"
+    assert time.perf_counter() - started < 1.2, "released before the verdict finished"

@@ -26,11 +26,15 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]
             raise OutputError("no model here")
         return await fallback()
 
+    async def decide_early(role: str, schema: Any, prompt: str, values: dict[str, Any], **kw):
+        return await decide(role, schema, prompt, values, fallback=kw["fallback"])
+
     async def stream_text(role: str, prompt: str, values: dict[str, Any], tags: list[str]):
         seen.append((prompt, values))
         yield "Hello."
 
     monkeypatch.setattr(llm_brain, "decide", decide)
+    monkeypatch.setattr(llm_brain, "decide_early", decide_early)
     monkeypatch.setattr(llm_brain, "stream_text", stream_text)
     return seen
 

@@ -17,6 +17,7 @@ a prompt is always fenced as data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,7 +37,7 @@ from ..engine.decisions import (
 from ..engine.offline import OfflineBrain
 from ..plans.models import InterviewPlan, Panelist, Round, Topic
 from ..settings import get_settings
-from .calls import OutputError, decide, stream_text
+from .calls import OutputError, decide, decide_early, stream_text
 from .prompts import fence
 
 _MOVES = {
@@ -54,6 +55,16 @@ _DECISIONS = ["no_hire", "lean_no_hire", "hire", "strong_hire"]
 
 def _key_points(topic: Topic | None) -> list[str]:
     return [f"{kp.id}: {kp.text}" for kp in topic.key_points] if topic else []
+
+
+_ALLOW = re.compile(r'^\s*\{\s*"action"\s*:\s*"allow"')
+
+
+def _early_allow(partial: str) -> RulesVerdict | None:
+    """An "allow" needs no reason or notice: release the reply as soon as it is readable."""
+    if _ALLOW.match(partial):
+        return RulesVerdict(action="allow", category="ok", reason="screen: allow")
+    return None
 
 
 def base_order(topic: Topic) -> list[str]:
@@ -96,7 +107,7 @@ class LLMBrain:
         async def offline() -> RulesVerdict:
             return fallback
 
-        return await decide(
+        return await decide_early(
             "master",
             RulesVerdict,
             "screen",
@@ -105,6 +116,7 @@ class LLMBrain:
                 "source": source,
                 "candidate": fence(text),
             },
+            early=_early_allow,
             fallback=offline,
         )
 

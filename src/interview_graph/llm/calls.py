@@ -13,13 +13,20 @@ Every call's token usage is written to the interview's event log as a private
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import openai
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+)
 from pydantic import BaseModel, ValidationError
 
 from ..settings import get_settings
@@ -145,9 +152,121 @@ async def decide(
     Raises:
         OutputError: no usable reply and no fallback; the message says what went wrong.
     """
+    messages = _messages(prompt, values)
+    for attempt in range(2):
+        reply, error = await _ask(role, schema, prompt, messages)
+        if isinstance(reply, schema):
+            return reply
+        if not isinstance(reply, BaseMessage) or attempt == 1:
+            break  # None: a transport failure, which the SDK has already retried
+        messages = [*messages, reply, _repair(error, schema)]
+    return await _fall_back(role, prompt, error, fallback)
+
+
+async def _ask(
+    role: str, schema: type[BaseModel], prompt: str, messages: list[BaseMessage]
+) -> tuple[BaseModel | BaseMessage | None, str]:
+    """One call: the decision, or the unusable reply and what is wrong with it.
+
+    The reply is ``None`` after a transport failure (the SDK has already retried those).
+    """
+    rm = role_models()[role]
+    config: Any = {"tags": ["nostream", f"role:{role}"], "run_name": prompt}
+    try:
+        reply = await rm.runnable.ainvoke(
+            messages, config, response_format=_response_format(schema)
+        )
+    except openai.LengthFinishReasonError:
+        await record_usage(role, rm.model, prompt, None)
+        return AIMessage(content=""), "the reply was cut off (finish_reason=length)"
+    except _TRANSPORT as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    assert isinstance(reply, AIMessage)
+    await record_usage(role, rm.model, prompt, reply)
+    try:
+        return parse_reply(reply, schema), ""
+    except OutputError as exc:
+        return reply, str(exc)
+
+
+def _repair(error: str, schema: type[BaseModel]) -> HumanMessage:
+    return HumanMessage(_REPAIR.format(error=error, schema=schema.__name__))
+
+
+async def _fall_back(
+    role: str, prompt: str, error: str, fallback: Callable[[], Awaitable[D]] | None
+) -> D:
+    logger.warning("llm fallback call=%s role=%s: %s", prompt, role, error)
+    if fallback is None:
+        raise OutputError(error)
+    await _log_event("llm_fallback", {"call": prompt, "role": role}, text=error[:500])
+    return await fallback()
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+async def decide_early(
+    role: str,
+    schema: type[D],
+    prompt: str,
+    values: dict[str, Any],
+    *,
+    early: Callable[[str], D | None],
+    fallback: Callable[[], Awaitable[D]],
+) -> D:
+    """Like :func:`decide`, but streamed, returning as soon as ``early(partial_text)`` can.
+
+    The rules screen gates the reply's tokens; waiting for its whole JSON would add its
+    generation time to the reply's first token.  Its first field settles the common case
+    ("allow"), so it is read from the stream; the rest of the reply is drained in the
+    background (usage is still recorded).  An unusable reply gets the same one repair.
+    """
     rm = role_models()[role]
     messages = _messages(prompt, values)
-    response_format = {
+    config: Any = {"tags": ["nostream", f"role:{role}"], "run_name": prompt}
+    stream = rm.runnable.astream(messages, config, response_format=_response_format(schema))
+    full = AIMessageChunk(content="")
+    try:
+        async for chunk in stream:
+            assert isinstance(chunk, AIMessageChunk)
+            full = full + chunk
+            got = early(str(full.content))
+            if got is not None:
+                task = asyncio.create_task(_drain(stream, full, role, rm.model, prompt))
+                _BACKGROUND.add(task)
+                task.add_done_callback(_BACKGROUND.discard)
+                return got
+    except openai.LengthFinishReasonError:
+        full.response_metadata["finish_reason"] = "length"
+    except _TRANSPORT as exc:
+        return await _fall_back(role, prompt, f"{type(exc).__name__}: {exc}", fallback)
+    await record_usage(role, rm.model, prompt, full)
+    try:
+        return parse_reply(full, schema)
+    except OutputError as exc:
+        error = str(exc)
+    bad = AIMessage(content=full.content)
+    reply, error = await _ask(role, schema, prompt, [*messages, bad, _repair(error, schema)])
+    if isinstance(reply, schema):
+        return reply
+    return await _fall_back(role, prompt, error, fallback)
+
+
+async def _drain(
+    stream: AsyncIterator[Any], full: AIMessageChunk, role: str, model: str, prompt: str
+) -> None:
+    """Finish a stream whose decision was already taken, for its usage figures."""
+    try:
+        async for chunk in stream:
+            full = full + chunk
+        await record_usage(role, model, prompt, full)
+    except Exception:  # noqa: BLE001  # nothing depends on it any more; never crash a task
+        logger.debug("draining %s failed", prompt, exc_info=True)
+
+
+def _response_format(schema: type[BaseModel]) -> dict[str, Any]:
+    return {
         "type": "json_schema",
         "json_schema": {
             "name": schema.__name__,
@@ -155,35 +274,6 @@ async def decide(
             "strict": False,
         },
     }
-    config: Any = {"tags": ["nostream", f"role:{role}"], "run_name": prompt}
-    error = ""
-    for _attempt in range(2):
-        try:
-            reply = await rm.runnable.ainvoke(messages, config, response_format=response_format)
-        except openai.LengthFinishReasonError:
-            await record_usage(role, rm.model, prompt, None)
-            error = "the reply was cut off (finish_reason=length)"
-            messages = [
-                *messages,
-                HumanMessage(_REPAIR.format(error=error, schema=schema.__name__)),
-            ]
-            continue
-        except _TRANSPORT as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            break
-        assert isinstance(reply, AIMessage)
-        await record_usage(role, rm.model, prompt, reply)
-        try:
-            return parse_reply(reply, schema)
-        except OutputError as exc:
-            error = str(exc)
-            repair = _REPAIR.format(error=error, schema=schema.__name__)
-            messages = [*messages, reply, HumanMessage(repair)]
-    logger.warning("llm fallback call=%s role=%s: %s", prompt, role, error)
-    if fallback is None:
-        raise OutputError(error)
-    await _log_event("llm_fallback", {"call": prompt, "role": role}, text=error[:500])
-    return await fallback()
 
 
 async def stream_text(
