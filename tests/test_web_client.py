@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
+from interview_graph.plans.loader import resolve_plan
+
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -454,3 +456,21 @@ def test_editor_integrity_signals_and_escaping(server: str, page: Any, errors: l
     assert page.evaluate("window.__xss") is None
     assert hostile in page.text_content("#transcript")
     assert not errors, errors
+
+
+def test_start_from_a_job_description(server: str, page: Any, errors: list[str]) -> None:
+    page.goto(server + "/")
+    page.fill("#login-user", "jd-user")
+    page.click("#login-button")
+    page.wait_for_selector("#plan-select option[value='backend_engineer']", state="attached")
+    page.fill(
+        "#jd-input",
+        "Frontend engineer: React, TypeScript, CSS layout, accessibility, browser rendering.",
+    )
+    page.click("#start-button")
+    page.wait_for_selector("#interview-view", state="visible")
+    page.wait_for_selector("#transcript .msg.panel[data-question-id]:not(.streaming)")
+    asked = page.get_attribute("#transcript .msg.panel[data-question-id]", "data-question-id")
+    frontend = resolve_plan("frontend_engineer")
+    assert asked in {t.id for r in frontend.rounds for t in r.topics}, asked
+    assert not errors

@@ -438,6 +438,7 @@
     state.awaiting = null;
     $("start-button").disabled = false;
     if (frame.status === "started") {
+      hideNotice();
       resetInterview();
       state.interviewId = frame.interview_id;
       rememberInterview();
@@ -963,10 +964,14 @@
   function startInterview(event) {
     event.preventDefault();
     const plan = $("plan-select").value;
-    if (!plan || !state.loggedIn) return;
+    const jobDescription = $("jd-input").value.trim();
+    if ((!plan && !jobDescription) || !state.loggedIn) return;
     forgetInterview();
     state.awaiting = "start";
-    $("start-button").disabled = send({ type: "start", plan });
+    // A job description takes precedence: the server drafts a plan for it (this can take a while).
+    const frame = jobDescription ? { type: "start", job_description: jobDescription } : { type: "start", plan };
+    if (jobDescription) showNotice("Preparing an interview for this job description…");
+    $("start-button").disabled = send(frame);
   }
 
   function endInterview() {
