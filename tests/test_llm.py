@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from interview_graph.engine.base import get_brain
-from interview_graph.llm.stub_server import Fault, StubConfig, StubServer
+from interview_graph.llm.stub_server import Fault, ScriptEntry, StubConfig, StubServer
 from interview_graph.plans.drafting import DraftError, draft_plan
 from interview_graph.plans.loader import resolve_plan
 from interview_graph.report import Report
@@ -227,3 +227,21 @@ async def test_the_screen_allows_as_soon_as_its_verdict_is_readable(llm: StubSer
     verdict = await brain.screen("I would count with a hash map.", topic)
     assert verdict.action == "allow"
     assert time.perf_counter() - started < 1.2, "released before the verdict finished"
+
+
+async def test_the_fallback_model_answers_when_the_primary_keeps_failing(
+    stub: StubServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def primary_down(request: Any) -> ScriptEntry | None:
+        return ScriptEntry(fault=Fault(kind="server_error")) if request.model == "main" else None
+
+    stub.configure(StubConfig(), responder=primary_down, reset_stats=True)
+    with llm_settings(
+        monkeypatch, stub.base_url, retries="0", model="main", fallback_model="backup"
+    ):
+        events, _ = await _session_run(tmp_path / "i.sqlite", ["I would count with a dict."])
+    models = [r.body["model"] for r in stub.stats().recent]
+    assert "main" in models and "backup" in models
+    assert not [e for e in events if e.kind == "llm_fallback"], "the backup model answered"
+    lines = [e for e in events if e.kind == "message"]
+    assert not lines[0].text.startswith("Hello, I'm"), "spoken by the backup, not offline"

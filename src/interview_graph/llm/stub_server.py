@@ -734,7 +734,11 @@ class StubState:
             del where[0][where[1]]
             plan = _Plan(head, drawn, "script")
         elif self.responder is not None and (got := self.responder(request)) is not None:
-            plan = _Plan(ScriptEntry.model_validate(got), drawn, "responder")
+            entry = ScriptEntry.model_validate(got)
+            if entry.fault is not None:
+                plan = _Plan(None, entry.fault, "responder")
+            else:
+                plan = _Plan(entry, drawn, "responder")
         else:
             plan = _Plan(None, drawn, "generated")
         if plan.fault is not None and not plan.fault.applies(mode):
