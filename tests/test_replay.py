@@ -26,11 +26,14 @@ async def test_recorded_interview_replays_identically(path: Path, tmp_path: Path
 async def test_replay_detects_a_graph_that_asks_for_different_decisions(tmp_path: Path) -> None:
     recording = json.loads(RECORDINGS[0].read_text())
     decisions = recording["decisions"]
-    # Swap two decisions of different kinds: the graph must notice, not silently diverge.
-    i = next(
-        i for i in range(len(decisions) - 1) if decisions[i]["method"] != decisions[i + 1]["method"]
+    # Swap two decisions of different kinds further apart than the window that tolerates
+    # side-by-side nodes: the graph must notice, not silently diverge.
+    i, j = next(
+        (i, i + 6)
+        for i in range(len(decisions) - 6)
+        if decisions[i]["method"] not in {d["method"] for d in decisions[i + 1 : i + 7]}
     )
-    decisions[i], decisions[i + 1] = decisions[i + 1], decisions[i]
+    decisions[i], decisions[j] = decisions[j], decisions[i]
     with pytest.raises(ReplayMismatch):
         await replay(recording, tmp_path / "replay.sqlite")
 

@@ -28,6 +28,9 @@ _DECIDE = (
 )
 
 
+_WINDOW = 3
+
+
 class ReplayMismatch(AssertionError):
     """The graph asked for a different decision than the recording holds at this point."""
 
@@ -65,23 +68,30 @@ class ReplayBrain:
     def __init__(self, decisions: list[dict[str, Any]], name: str = "replay") -> None:
         self.name = name
         self._decisions = list(decisions)
+        self._used = [False] * len(self._decisions)
         self._next = 0
 
     @property
     def exhausted(self) -> bool:
         """Whether every recorded decision was used."""
-        return self._next == len(self._decisions)
+        return all(self._used)
 
     def _take(self, method: str) -> Any:
-        if self._next >= len(self._decisions):
+        # Nodes that run side by side (reflect ∥ evaluate, screen ∥ speak) may ask in either
+        # order, so look a few unconsumed records ahead; anything further is a real mismatch.
+        ahead = [i for i in range(self._next, len(self._decisions)) if not self._used[i]][:_WINDOW]
+        if not ahead:
             raise ReplayMismatch(f"graph asked for {method} after the recording ended")
-        record = self._decisions[self._next]
-        if record["method"] != method:
+        index = next((i for i in ahead if self._decisions[i]["method"] == method), None)
+        if index is None:
             raise ReplayMismatch(
-                f"decision {self._next}: graph asked for {method}, recording has {record['method']}"
+                f"decision {ahead[0]}: graph asked for {method}, recording has "
+                + ", ".join(self._decisions[i]["method"] for i in ahead)
             )
-        self._next += 1
-        return record["result"]
+        self._used[index] = True
+        while self._next < len(self._used) and self._used[self._next]:
+            self._next += 1
+        return self._decisions[index]["result"]
 
     def __getattr__(self, method: str) -> Any:
         if method not in _DECIDE:

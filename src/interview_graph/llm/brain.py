@@ -17,6 +17,7 @@ a prompt is always fenced as data.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,6 +41,7 @@ from ..settings import get_settings
 from .calls import OutputError, decide, decide_early, stream_text
 from .prompts import fence
 
+logger = logging.getLogger("interview_graph.llm")
 _MOVES = {
     "introduce": "introduce yourself and the round briefly (the others are introduced by name).",
     "ask": "ask the current question, in your own words but keeping its meaning; if the "
@@ -337,8 +339,9 @@ class LLMBrain:
                 said = True
                 yield chunk
         except Exception:  # noqa: BLE001  # any model failure: the candidate still hears a line
+            logger.warning("speech by %s failed (said=%s)", panelist.id, said, exc_info=True)
             if said:
-                return
+                return  # the line stays as far as it got; the next turn goes on
             async for chunk in self.offline.speak(panelist, intent, topic, round_, scene):
                 yield chunk
 

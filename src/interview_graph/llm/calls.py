@@ -50,9 +50,16 @@ class OutputError(ValueError):
 
 def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
     """Estimated cost from the configured price table; ``None`` for an unpriced model."""
-    price = get_settings().llm_prices.get(model)
-    if price is None:
+    prices = get_settings().llm_prices
+    # Providers report dated names ("gpt-4o-mini-2024-07-18"): fall back to the longest prefix.
+    key = (
+        model
+        if model in prices
+        else max((k for k in prices if model.startswith(k)), key=len, default=None)
+    )
+    if key is None:
         return None
+    price = prices[key]
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
 
 
@@ -83,6 +90,8 @@ async def _log_event(kind: str, data: dict[str, Any], text: str = "") -> None:
 async def record_usage(role: str, model: str, call: str, message: BaseMessage | None) -> None:
     """Log one call's token usage and estimated cost."""
     usage = getattr(message, "usage_metadata", None) or {}
+    # The model that answered: the fallback model's name when it took over.
+    model = (message.response_metadata.get("model_name") if message else None) or model
     prompt_tokens = int(usage.get("input_tokens", 0))
     completion_tokens = int(usage.get("output_tokens", 0))
     cost = cost_usd(model, prompt_tokens, completion_tokens)

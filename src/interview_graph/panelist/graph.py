@@ -12,7 +12,7 @@ from .state import PanelistInput, PanelistOutput, PanelistState
 def build_panelist_graph() -> StateGraph[
     PanelistState, InterviewContext, PanelistInput, PanelistOutput
 ]:
-    """Return the uncompiled subgraph: reason → knowledge → respond → reflect → evaluate."""
+    """Return the uncompiled subgraph: reason → knowledge → respond → (reflect ∥ evaluate)."""
     builder = StateGraph(
         PanelistState,
         context_schema=InterviewContext,
@@ -27,7 +27,10 @@ def build_panelist_graph() -> StateGraph[
     builder.add_edge(START, "reason")
     builder.add_edge("reason", "consult_knowledge")
     builder.add_edge("consult_knowledge", "respond")
+    # After the reply, reflection and evaluation are independent: run them side by side so
+    # the next candidate input finds the panel ready sooner (they are LLM calls in LLM mode).
     builder.add_edge("respond", "reflect")
-    builder.add_edge("reflect", "evaluate")
+    builder.add_edge("respond", "evaluate")
+    builder.add_edge("reflect", END)
     builder.add_edge("evaluate", END)
     return builder
