@@ -1,4 +1,4 @@
-"""Panelist nodes: reason → consult_knowledge → respond → reflect → evaluate.
+"""Panelist nodes: reason → consult_knowledge → respond → (reflect ∥ evaluate).
 
 Only ``respond`` produces candidate-visible text, and it speaks from the intent and the
 plan's public question text; knowledge notes, advice and reflections stay private.
