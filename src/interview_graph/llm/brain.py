@@ -69,7 +69,7 @@ def _early_allow(partial: str) -> RulesVerdict | None:
     return None
 
 
-def base_order(topic: Topic) -> list[str]:
+def _plan_order(topic: Topic) -> list[str]:
     """Key point ids in the plan's order."""
     return [kp.id for kp in topic.key_points]
 
@@ -173,14 +173,14 @@ class LLMBrain:
         probed = progress.get("probed", [])
         probe = got.probe if got.probe in missed and got.probe not in probed else None
         probe = probe or next(
-            (k for k in base_order(topic) if k in missed and k not in probed), None
+            (k for k in _plan_order(topic) if k in missed and k not in probed), None
         )
         complete = (
             out_of_turns
             or not missed
             or got.complete
             or probe is None
-            or len(probed) >= max_follow_ups
+            or base.complete  # the deterministic rules (budget, turns) still bind
         )
         evidence = {**base.evidence, **evidence}
         return TopicDecision(
