@@ -114,7 +114,7 @@ def _print_report(report: dict[str, Any]) -> None:
 
 async def _simulate(args: argparse.Namespace) -> int:
     settings = get_settings()
-    database = Path(args.database) if args.database else settings.database
+    database = args.database or settings.store
     printer = LivePrinter(args.plan) if not args.quiet else None
     try:
         result = await run_selfplay(
@@ -231,6 +231,18 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+async def _prune(args: argparse.Namespace) -> int:
+    from .storage import prune
+
+    database = args.database or get_settings().store
+    ids = await prune(database, older_than_days=args.finished_before, dry_run=args.dry_run)
+    for interview_id in ids:
+        console.out(interview_id, highlight=False)
+    verb = "would prune" if args.dry_run else "pruned"
+    console.out(f"{verb} {len(ids)} finished interview(s)' checkpoints", highlight=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="interview-sim", description=__doc__)
@@ -244,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine", default=get_settings().engine, help="decision engine: auto, offline or llm"
     )
     sim.add_argument(
-        "--database", help="SQLite file (default: $INTERVIEW_DATA_DIR/interviews.sqlite)"
+        "--database",
+        help="SQLite file or postgresql:// DSN (default: $INTERVIEW_DATABASE_URL, else "
+        "$INTERVIEW_DATA_DIR/interviews.sqlite)",
     )
     sim.add_argument("--stop-after", type=int, metavar="N", help="stop after N candidate inputs")
     sim.add_argument("--quiet", action="store_true", help="print only the final report")
@@ -258,6 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     drf.add_argument("--out", required=True, help="where to write the plan (a .yaml file)")
     drf.add_argument("--engine", default=get_settings().engine, help="engine that drafts it")
     drf.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    prn = sub.add_parser(
+        "prune", help="delete finished interviews' checkpoints (the transcript and report stay)"
+    )
+    prn.add_argument(
+        "--finished-before",
+        type=float,
+        required=True,
+        metavar="DAYS",
+        help="prune interviews that ended more than DAYS days ago",
+    )
+    prn.add_argument("--database", help="SQLite file or postgresql:// DSN (default: settings)")
+    prn.add_argument("--dry-run", action="store_true", help="only list what would be pruned")
     val = sub.add_parser("validate", help="validate plan files (default: every file in rounds/)")
     val.add_argument("files", nargs="*")
     val.add_argument(
@@ -275,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         return _validate(args)
     if args.command == "plan":
         return asyncio.run(_plan(args))
+    if args.command == "prune":
+        return asyncio.run(_prune(args))
     if args.command == "serve":
         import uvicorn
 

@@ -18,7 +18,7 @@ from .knowledge import KnowledgeBase, knowledge_for
 from .plans.loader import resolve_plan
 from .plans.models import InterviewPlan
 from .settings import get_settings
-from .transcript import EventLog
+from .transcript import EventStore, event_log_for
 
 
 @dataclass(frozen=True)
@@ -37,22 +37,22 @@ class Services:
     plan: InterviewPlan
     brain: Brain
     knowledge: KnowledgeBase
-    log: EventLog = field(default=None)  # type: ignore[assignment]  # set per call
+    log: EventStore = field(default=None)  # type: ignore[assignment]  # set per call
 
 
-_LOGS: dict[tuple[int, str], EventLog] = {}
+_LOGS: dict[tuple[int, str], EventStore] = {}
 
 
-async def open_log(database: str) -> EventLog:
+async def open_log(database: str) -> EventStore:
     """The event log for ``database``, opened once per event loop."""
     key = (id(asyncio.get_running_loop()), database)
     log = _LOGS.get(key)
     if log is None:
-        log = _LOGS[key] = EventLog(database)
+        log = _LOGS[key] = event_log_for(database)
     return await log.open()
 
 
-def register_log(database: str, log: EventLog) -> None:
+def register_log(database: str, log: EventStore) -> None:
     """Use an already-open ``log`` for ``database`` on the running loop (sessions share theirs)."""
     _LOGS[(id(asyncio.get_running_loop()), database)] = log
 
@@ -64,7 +64,7 @@ async def close_logs() -> None:
         await _LOGS.pop(key).close()
 
 
-def unregister_log(database: str, log: EventLog) -> None:
+def unregister_log(database: str, log: EventStore) -> None:
     """Forget ``log`` (its session is closing)."""
     key = (id(asyncio.get_running_loop()), database)
     if _LOGS.get(key) is log:
@@ -85,7 +85,7 @@ async def services(runtime: Runtime[Any]) -> Services:
         if isinstance(runtime.context, InterviewContext)
         else InterviewContext(**(runtime.context or {}))
     )
-    database = ctx.database or str(get_settings().database)
+    database = ctx.database or get_settings().store
     key = (id(asyncio.get_running_loop()), ctx)
     cached = _SERVICES.get(key)
     if cached is None:

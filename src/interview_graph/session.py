@@ -2,7 +2,8 @@
 
 A session is the only code that touches the compiled graph at run time; the CLI, self-play
 and (later) the WebSocket server drive interviews through it.  State survives the process:
-the thread id is the interview id, the checkpointer and the event log share one SQLite file.
+the thread id is the interview id, the checkpointer and the event log share one store (a
+SQLite file or PostgreSQL).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from .context import InterviewContext, register_log, unregister_log
 from .master.graph import build_interview_graph
-from .transcript import Event, EventLog
+from .storage import open_store
+from .transcript import Event, EventStore
 
 
 class InterviewSession:
@@ -31,9 +33,9 @@ class InterviewSession:
         graph: CompiledStateGraph[Any, Any, Any, Any],
         context: InterviewContext,
         interview_id: str,
-        log: EventLog,
+        log: EventStore,
         stack: AsyncExitStack,
-        checkpointer: AsyncSqliteSaver,
+        checkpointer: BaseCheckpointSaver[Any],
     ) -> None:
         self.graph = graph
         self.checkpointer = checkpointer
@@ -52,14 +54,13 @@ class InterviewSession:
         database: str | Path,
         interview_id: str | None = None,
     ) -> InterviewSession:
-        """Open (or reopen, by ``interview_id``) an interview stored in ``database``."""
+        """Open (or reopen, by ``interview_id``) an interview stored in ``database``.
+
+        ``database`` is a SQLite path (or ``:memory:``) or a ``postgresql://`` DSN.
+        """
         database = str(database)
-        if database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
         stack = AsyncExitStack()
-        saver = await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(database))
-        log = await EventLog(database).open()
-        stack.push_async_callback(log.close)
+        log, saver = await open_store(stack, database)
         register_log(database, log)
         stack.callback(unregister_log, database, log)
         graph = build_interview_graph().compile(checkpointer=saver)
@@ -73,8 +74,8 @@ class InterviewSession:
         graph: CompiledStateGraph[Any, Any, Any, Any],
         context: InterviewContext,
         interview_id: str,
-        log: EventLog,
-        checkpointer: AsyncSqliteSaver,
+        log: EventStore,
+        checkpointer: BaseCheckpointSaver[Any],
     ) -> InterviewSession:
         """A session on a store shared by many interviews (the WebSocket service's)."""
         return cls(graph, context, interview_id, log, AsyncExitStack(), checkpointer)

@@ -18,6 +18,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTERVIEW_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Checkpoints and event log.")
+    database_url: str = Field(
+        default="",
+        description="Empty: SQLite in data_dir; postgresql://…: PostgreSQL shared by several "
+        "server processes (checkpoints and event log).",
+    )
     rounds_dir: Path = Field(default=PROJECT_ROOT / "rounds", description="Interview plan files.")
     default_plan: str = "backend_engineer"
     engine: str = Field(
@@ -81,6 +86,16 @@ class Settings(BaseSettings):
     rate_burst: int = 40
     outbound_queue: int = 2_000
     send_timeout: float = 10.0
+    runner_idle_seconds: float = Field(
+        default=5.0,
+        description="PostgreSQL only: a runner with no connection and nothing to do for this "
+        "long stops and releases its interview's lock, so another process can take it over.",
+    )
+    lease_wait_seconds: float = Field(
+        default=15.0,
+        description="PostgreSQL only: how long a resume waits for another process to release "
+        "the interview before answering error interview_busy.",
+    )
 
     @property
     def llm_configured(self) -> bool:
@@ -102,6 +117,11 @@ class Settings(BaseSettings):
     def database(self) -> Path:
         """The SQLite file holding checkpoints and the transcript event log."""
         return self.data_dir / "interviews.sqlite"
+
+    @property
+    def store(self) -> str:
+        """Where interviews are stored: the PostgreSQL DSN if set, else the SQLite file."""
+        return self.database_url or str(self.database)
 
 
 @lru_cache(maxsize=1)

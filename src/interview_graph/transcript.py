@@ -16,7 +16,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import aiosqlite
 from pydantic import BaseModel
@@ -67,6 +67,68 @@ class Event(BaseModel):
     text: str = ""
     data: dict[str, Any] = {}
     ts: float
+
+
+def is_postgres(database: str | Path) -> bool:
+    """Whether ``database`` names a PostgreSQL DSN (else it is a SQLite file or ``:memory:``)."""
+    return str(database).startswith(("postgresql://", "postgres://"))
+
+
+class EventStore(Protocol):
+    """What the graph, the runners and the CLI need from an event log (SQLite or PostgreSQL)."""
+
+    path: str
+
+    async def open(self) -> EventStore: ...  # noqa: D102
+    async def close(self) -> None: ...  # noqa: D102
+    async def append(  # noqa: D102
+        self,
+        interview_id: str,
+        key: str,
+        kind: str,
+        *,
+        visibility: Visibility,
+        round_id: str | None = None,
+        speaker: str | None = None,
+        text: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> Event: ...
+    async def record_input(  # noqa: D102
+        self,
+        interview_id: str,
+        key: str,
+        kind: str,
+        *,
+        text: str,
+        data: dict[str, Any],
+        payload: dict[str, Any],
+    ) -> Event: ...
+    async def unconsumed_inputs(  # noqa: D102
+        self, interview_id: str
+    ) -> list[tuple[int, str, dict[str, Any]]]: ...
+    async def mark_consumed(self, interview_id: str, seq: int) -> None: ...  # noqa: D102
+    async def create_interview(self, interview_id: str, user_id: str, plan: str) -> None: ...  # noqa: D102
+    async def interview(self, interview_id: str) -> tuple[str, str] | None: ...  # noqa: D102
+    async def finished_before(self, cutoff: float) -> list[str]: ...  # noqa: D102
+    async def ping(self) -> None: ...  # noqa: D102
+    async def events(  # noqa: D102
+        self,
+        interview_id: str,
+        *,
+        after: int = 0,
+        visibility: Visibility | None = None,
+        kind: str | None = None,
+        round_id: str | None = None,
+    ) -> list[Event]: ...
+
+
+def event_log_for(database: str | Path) -> EventStore:
+    """An (unopened) event log for ``database``: a SQLite path or a ``postgresql://`` DSN."""
+    if is_postgres(database):
+        from .transcript_pg import PostgresEventLog  # psycopg only when PostgreSQL is used
+
+        return PostgresEventLog(str(database))
+    return EventLog(database)
 
 
 class EventLog:
@@ -266,6 +328,17 @@ class EventLog:
             )
         ).fetchone()
         return (str(row[0]), str(row[1])) if row else None
+
+    async def finished_before(self, cutoff: float) -> list[str]:
+        """Interviews whose ``interview_ended`` event is older than ``cutoff`` (epoch seconds)."""
+        rows = await (
+            await self._db().execute(
+                "SELECT interview_id FROM events WHERE kind = 'interview_ended' AND ts < ? "
+                "ORDER BY interview_id",
+                (cutoff,),
+            )
+        ).fetchall()
+        return [str(r[0]) for r in rows]
 
     async def ping(self) -> None:
         """Fail if the database is unreachable."""

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("*" * len(banner))
             log.warning(banner)
             log.warning("*" * len(banner))
-        store = Store(settings.database)
+        store = Store(settings.store)
         await store.open()
         logs = UserLogs(settings.log_dir)
         logs.start()

@@ -34,6 +34,11 @@ _SYNC: dict[str, Any] = {"type": "__sync__"}
 _MAX_STRIKES = 200
 # An engine drafting a plan (an LLM call with its own timeouts and retries) gets this long.
 _DRAFT_TIMEOUT = 180.0
+_LOOKUP_MESSAGES = {
+    "not_found": "no such interview",
+    "forbidden": "not your interview",
+    "interview_busy": "another server is still driving this interview; retry shortly",
+}
 
 
 class Connection:
@@ -167,6 +172,7 @@ class Connection:
             try:
                 await self._handle(frame)
             except Exception:  # a bug must cost this frame, not the connection or the interview
+                log.exception("handling a %s frame failed", type(frame).__name__)
                 self._error("internal", "That request failed; the interview is unaffected.")
 
     def _parse(self, message: MutableMapping[str, Any]) -> Any:
@@ -321,7 +327,7 @@ class Connection:
             runner = await self.hub.get(self.user, frame.interview_id)
         except LookupError as exc:
             code = str(exc.args[0])
-            self._error(code, "no such interview" if code == "not_found" else "not your interview")
+            self._error(code, _LOOKUP_MESSAGES.get(code, code))
             return
         if self.runner is not None and self.runner is not runner:
             self.runner.detach(self)

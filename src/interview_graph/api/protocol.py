@@ -272,6 +272,7 @@ class Error(_Event):
         "bad_job_description",
         "draft_failed",
         "busy",
+        "interview_busy",
         "internal",
     ]
     message: str

@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
@@ -35,7 +36,8 @@ from ..plans.loader import PlanError, resolve_plan
 from ..plans.models import InterviewPlan
 from ..session import InterviewSession
 from ..settings import Settings
-from ..transcript import Event, EventLog
+from ..storage import Lease, open_store, try_lease
+from ..transcript import Event, EventStore, is_postgres
 from . import protocol as p
 from .userlog import UserLogs
 
@@ -98,39 +100,50 @@ def to_wire(event: Event) -> dict[str, Any] | None:
 
 
 class Store:
-    """What every runner of this process shares: one checkpointer, one event log, one graph."""
+    """What every runner of this process shares: one checkpointer, one event log, one graph.
 
-    def __init__(self, database: Path) -> None:
+    ``database`` is a SQLite path or a ``postgresql://`` DSN; on PostgreSQL the store is
+    ``shared`` with other server processes and runners hold a lease per interview.
+    """
+
+    def __init__(self, database: str | Path) -> None:
         self.database = str(database)
-        self.log = EventLog(self.database)
+        self.shared = is_postgres(self.database)
+        self._log: EventStore | None = None
         self._stack = contextlib.AsyncExitStack()
-        self.saver: AsyncSqliteSaver | None = None
+        self.saver: BaseCheckpointSaver[Any] | None = None
         self.graph: CompiledStateGraph[Any, Any, Any, Any] | None = None
+
+    @property
+    def log(self) -> EventStore:
+        """The event log (once open)."""
+        if self._log is None:
+            raise RuntimeError("the store is not open")
+        return self._log
 
     async def open(self) -> None:
         """Open the database (creating its directory) and compile the graph on it."""
-        await self.log.open()
-        register_log(self.database, self.log)
-        self.saver = await self._stack.enter_async_context(
-            AsyncSqliteSaver.from_conn_string(self.database)
-        )
-        await self.saver.setup()
+        self._log, self.saver = await open_store(self._stack, self.database)
+        register_log(self.database, self._log)
         self.graph = build_interview_graph().compile(checkpointer=self.saver)
 
     async def close(self) -> None:
         """Close the database connections."""
         await self._stack.aclose()
-        await self.log.close()
 
 
 class Runner:
     """Drives one interview; at most one connection is attached at a time."""
 
-    def __init__(self, hub: Hub, session: InterviewSession, user: str, plan: str) -> None:
+    def __init__(
+        self, hub: Hub, session: InterviewSession, user: str, plan: str, lease: Lease
+    ) -> None:
         self.hub = hub
         self.session = session
         self.user = user
         self.plan = plan
+        self.lease = lease
+        self.touched = time.monotonic()  # last attach or hand-out; idle stops count from here
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=64)
         self.conn: Any = None  # the attached Connection
         self.lock = asyncio.Lock()
@@ -151,12 +164,14 @@ class Runner:
             if old is not None and old is not conn:
                 old.close_later(p.CLOSE_TAKEN_OVER, "taken over by a newer connection")
             conn.last_seq = last_seq
+            self.touched = time.monotonic()
             conn.sync()  # the connection's writer replays the log from last_seq, in order
 
     def detach(self, conn: Any) -> None:
         """Forget ``conn`` if it is the attached one."""
         if self.conn is conn:
             self.conn = None
+            self.touched = time.monotonic()
 
     async def submit(self, frame: dict[str, Any], client_id: str | None) -> p.Ack:
         """Persist a candidate input, queue it for the graph, and return its ack.
@@ -213,9 +228,38 @@ class Runner:
             await self.queue.put(value)
             self._background.discard(asyncio.current_task())
 
+    async def _next_input(self) -> dict[str, Any] | None:
+        """The next queued input; None when this runner should stop and let another take over.
+
+        On a shared (PostgreSQL) store a runner with no connection, nothing queued and nothing
+        running for ``runner_idle_seconds`` stops, releasing its lease so that the process the
+        candidate reconnected to can drive the interview.  It also stops if its lease's database
+        session died (then another process may already hold the lock).
+        """
+        if not self.hub.store.shared:
+            return await self.queue.get()
+        idle = self.hub.settings.runner_idle_seconds
+        while True:
+            try:
+                async with asyncio.timeout(max(0.05, idle / 4)):
+                    return await self.queue.get()
+            except TimeoutError:
+                pass
+            if not await self.lease.alive():
+                log.warning("interview %s lost its lock; stopping its runner", self.interview_id)
+                return None
+            if await self.hub.retire(self, idle):
+                return None
+
     async def _run(self) -> None:
         try:
             await self.hub.learn_plan(self.plan)
+            if not await self.session.started() and await self.hub.store.log.events(
+                self.interview_id, kind="interview_ended"
+            ):
+                # Finished and pruned (its checkpoints deleted): nothing left to drive.
+                self.finished = True
+                return
             if not await self.session.started():
                 await self._drive(None)
             else:
@@ -228,7 +272,10 @@ class Runner:
                     await self.hub.store.log.mark_consumed(self.interview_id, seq)
             self.finished = await self.session.finished()
             while not self.finished:
-                value = await self.queue.get()
+                next_input = await self._next_input()
+                if next_input is None:
+                    return
+                value = next_input
                 if await self.session.pending() is None:
                     break
                 await self._drive(value)
@@ -248,6 +295,7 @@ class Runner:
                 )
         finally:
             self.finished = self.finished or await self._safe_finished()
+            await self.lease.release()
 
     async def _safe_finished(self) -> bool:
         with contextlib.suppress(Exception):
@@ -323,7 +371,10 @@ class Hub:
         """Create an interview of plan ``plan`` (an id or a file) for ``user``; start its runner."""
         interview_id = interview_id or uuid.uuid4().hex[:16]
         await self.store.log.create_interview(interview_id, user, plan)
-        runner = Runner(self, self._session(interview_id, plan), user, plan)
+        lease = await try_lease(self.store.database, interview_id)
+        if lease is None:  # a fresh id: nobody else can hold it
+            raise RuntimeError(f"interview {interview_id} is already locked")
+        runner = Runner(self, self._session(interview_id, plan), user, plan, lease)
         self.runners[interview_id] = runner
         return runner
 
@@ -357,20 +408,53 @@ class Hub:
     async def get(self, user: str, interview_id: str) -> Runner:
         """The runner of an interview this user owns (restarted from storage if needed).
 
+        On a shared store the interview may be driven by another process: its lock is
+        retried for ``lease_wait_seconds`` (that process's runner releases it once it has been
+        idle without a connection for ``runner_idle_seconds``, or at once if it died).
+
         Raises:
-            LookupError: ``not_found`` or ``forbidden``.
+            LookupError: ``not_found``, ``forbidden`` or ``interview_busy`` (another process
+                still drives it; retry).
+        """
+        deadline = time.monotonic() + self.settings.lease_wait_seconds
+        while True:
+            async with self._lock:
+                owner = await self.store.log.interview(interview_id)
+                if owner is None:
+                    raise LookupError("not_found")
+                if owner[0] != user:
+                    raise LookupError("forbidden")
+                runner = self.runners.get(interview_id)
+                if runner is not None:
+                    runner.touched = time.monotonic()
+                    return runner
+                lease = await try_lease(self.store.database, interview_id)
+                if lease is not None:
+                    session = self._session(interview_id, owner[1])
+                    runner = Runner(self, session, user, owner[1], lease)
+                    self.runners[interview_id] = runner
+                    return runner
+            if time.monotonic() >= deadline:
+                raise LookupError("interview_busy")
+            await asyncio.sleep(0.25)
+
+    async def retire(self, runner: Runner, idle: float) -> bool:
+        """Forget ``runner`` if it has been idle and unattached for ``idle`` seconds.
+
+        Decided under the hub's lock, so a concurrent :meth:`get` either hands the runner out
+        first (refreshing ``touched``) or creates a new one after it is gone.
         """
         async with self._lock:
-            owner = await self.store.log.interview(interview_id)
-            if owner is None:
-                raise LookupError("not_found")
-            if owner[0] != user:
-                raise LookupError("forbidden")
-            runner = self.runners.get(interview_id)
-            if runner is None:
-                runner = Runner(self, self._session(interview_id, owner[1]), user, owner[1])
-                self.runners[interview_id] = runner
-            return runner
+            if (
+                runner.conn is not None
+                or runner._background
+                or not runner.queue.empty()
+                or time.monotonic() - runner.touched < idle
+            ):
+                return False
+            if self.runners.get(runner.interview_id) is runner:
+                del self.runners[runner.interview_id]
+            return True
 
     async def close(self) -> None:
         """Stop every runner."""
