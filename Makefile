@@ -7,7 +7,7 @@ PORT ?= 8000
 PLAN ?= backend_engineer
 CANDIDATE ?= strong
 
-.PHONY: setup sandbox browser run simulate test lint clean
+.PHONY: setup sandbox browser deploytools run simulate test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,17 @@ browser:
 	    echo "warning: /usr/bin/chromium is missing: the browser test will be skipped. Install package 'chromium'."; \
 	  fi; }
 
+# nginx, openssl and logrotate: tests/test_deploy.py runs the shipped deployment files with them.
+deploytools:
+	@{ test -x /usr/sbin/nginx || command -v nginx; } >/dev/null && command -v openssl >/dev/null \
+	  && command -v logrotate >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && { apt-get install -y -qq nginx-light openssl logrotate >/dev/null || \
+	      apt-get install -y -qq nginx openssl logrotate >/dev/null; }; \
+	  else \
+	    echo "warning: nginx, openssl or logrotate is missing: tests/test_deploy.py skips what needs them. Install packages 'nginx-light openssl logrotate'."; \
+	  fi; }
+
 setup: $(VENV)/.installed sandbox
 
 # The main job: the interview service with its web client, on the offline engine.
@@ -44,7 +55,7 @@ run: setup
 simulate: setup
 	$(BIN)/interview-sim simulate --plan $(PLAN) --candidate $(CANDIDATE) --out report.json
 
-test: setup browser
+test: setup browser deploytools
 	$(BIN)/pytest
 
 lint: setup
