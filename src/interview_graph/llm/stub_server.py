@@ -354,6 +354,7 @@ class _Generator:
     """Builds a value valid for one JSON schema (with ``$defs``/``$ref`` against its root)."""
 
     _DEEP = 6  # past this depth prefer null / empty containers, so recursive schemas end
+    _GIVE_UP = 40
 
     def __init__(self, root: Mapping[str, Any], *, injection: bool) -> None:
         self.root = root
@@ -400,6 +401,8 @@ class _Generator:
         index: int = 0,
     ) -> Any:
         """A valid instance of ``schema`` for a field called ``name``."""
+        if depth > self._GIVE_UP:
+            return None  # the schema demands an infinite instance; give up, do not crash
         s = self.resolve(schema)
         field = _Field(name, parent, s, verdict, self.injection)
         for rule in _HEURISTICS:
@@ -624,10 +627,11 @@ def compose(request: ChatRequest, reply: Reply | None, fault: Fault | None) -> _
     kind = fault.kind if fault else None
     if (reply is not None and reply.text is not None) or (mode == "text" and reply is None):
         text = reply.text if reply is not None and reply.text is not None else None
-        words = re.findall(r"\s*\S+", generated_text(request) if text is None else text)
+        text = generated_text(request) if text is None else text
+        words = re.findall(r"\s*\S+(?:\s+$)?", text) or [text]  # word by word, verbatim
         if kind == "truncated_json":
             return _Completion(words[: max(1, len(words) // 2)], "length", None)
-        return _limit(request, _Completion(words or [""], "stop", None))
+        return _limit(request, _Completion(words, "stop", None))
     tool = request.tool(reply.tool if reply else None).get("name") if mode == "tool" else None
     schema = request.reply_schema(reply.tool if reply else None)
     if reply is not None and reply.data is not None:
