@@ -15,7 +15,7 @@ from interview_graph.api.runner import Hub, Store
 from interview_graph.api.userlog import UserLogs
 from interview_graph.selfplay import run_selfplay
 from interview_graph.settings import Settings
-from interview_graph.storage import open_store, prune, try_lease
+from interview_graph.storage import Leases, open_store, prune
 from interview_graph.transcript import EventStore, event_log_for
 
 from .pg_util import pg_schema
@@ -133,16 +133,29 @@ async def test_selfplay_on_postgres_stops_and_resumes_to_the_report(dsn: str) ->
 
 
 async def test_a_lease_is_exclusive_and_dies_with_its_session(dsn: str) -> None:
-    held = await try_lease(dsn, "i1")
-    assert held is not None and await held.alive()
-    assert await try_lease(dsn, "i1") is None
-    other = await try_lease(dsn, "i2")
-    assert other is not None
-    await held.release()
-    again = await try_lease(dsn, "i1")
-    assert again is not None
-    await again.release()
-    await other.release()
+    here, there = Leases(dsn), Leases(dsn)  # as two processes would have
+    try:
+        held = await here.try_lease("i1")
+        assert held is not None and await held.alive()
+        assert await there.try_lease("i1") is None
+        assert await here.try_lease("i1") is None, "not re-entrant within a process"
+        other = await here.try_lease("i2")
+        assert other is not None
+        await held.release()
+        moved = await there.try_lease("i1")
+        assert moved is not None and await here.try_lease("i1") is None
+        await moved.release()
+        # The process's session dies (as with SIGKILL): every lock it held goes with it.
+        await here.close()
+        assert not await other.alive()
+        taken = await there.try_lease("i2")
+        assert taken is not None
+        await other.release()  # a stale lease's release is harmless
+        assert await taken.alive()
+        assert await here.try_lease("i2") is None
+    finally:
+        await here.close()
+        await there.close()
 
 
 # --- retention -----------------------------------------------------------------------------

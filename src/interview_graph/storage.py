@@ -6,15 +6,17 @@
 hands out per-interview *leases* (which process drives an interview), and prunes the
 checkpoints of finished interviews.
 
-Leases: on PostgreSQL a runner holds ``pg_try_advisory_lock(2, hashtext(interview_id))`` on a
-dedicated connection for as long as it drives the interview.  The lock belongs to that
-database session, so it is released when the runner stops (the connection is closed) or when
-the process dies (the server ends the session when the socket goes away) — a process taking
-over never needs manual cleanup.  On SQLite the store is one process's, so a lease is a no-op.
+Leases: on PostgreSQL a runner holds ``pg_try_advisory_lock(2, hashtext(interview_id))`` for as
+long as it drives the interview, on a connection dedicated to this process's locks.  The lock
+belongs to that database session, so it is released when the runner stops (unlock) or when the
+process dies (the server ends the session when the socket goes away) — a process taking over
+never needs manual cleanup.  On SQLite the store is one process's, so a lease is a no-op.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from contextlib import AsyncExitStack
@@ -85,50 +87,122 @@ async def open_store(
 class Lease:
     """The right to drive one interview; :meth:`release` gives it up (no-op on SQLite)."""
 
-    def __init__(self, conn: Any = None) -> None:
-        self._conn = conn
+    def __init__(
+        self, owner: Leases | None = None, interview_id: str = "", generation: int = 0
+    ) -> None:
+        self._owner = owner
+        self._interview_id = interview_id
+        self._generation = generation
 
     async def alive(self) -> bool:
         """Whether the lease is still held (its database session still answers)."""
-        if self._conn is None:
+        if self._owner is None:
             return True
-        try:
-            await self._conn.execute("SELECT 1")
-        except Exception:  # any failure: the session, and with it the lock, is gone
-            return False
-        return True
+        return await self._owner._alive(self._generation)
 
     async def release(self) -> None:
-        """Give the interview up: closing the session drops its advisory lock."""
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            try:
+        """Give the interview up."""
+        if self._owner is not None:
+            owner, self._owner = self._owner, None
+            await owner._release(self._interview_id, self._generation)
+
+
+class Leases:
+    """This process's leases: advisory locks held on one dedicated PostgreSQL session.
+
+    One connection per process (not per interview) holds every lock this process has, so a
+    process driving hundreds of interviews still uses one extra connection.  If that session
+    dies, every lease on it is gone (``alive`` turns false and the runners stop); the next lease
+    opens a new session.  Session-level advisory locks are re-entrant within a session, so this
+    class refuses a second lease on an interview it already holds (a stopping runner's).
+    """
+
+    def __init__(self, database: str | Path) -> None:
+        self.database = str(database)
+        self.shared = is_postgres(self.database)
+        self._conn: Any = None
+        self._generation = 0
+        self._held: set[str] = set()
+        self._lock = asyncio.Lock()
+        self._checked = 0.0
+
+    async def _session(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            from psycopg import AsyncConnection
+
+            self._conn = await AsyncConnection.connect(self.database, autocommit=True)
+            self._generation += 1
+            self._held.clear()
+        return self._conn
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self._checked = 0.0
+        self._held.clear()
+        if conn is not None:
+            with contextlib.suppress(Exception):
                 await conn.close()
-            except Exception:  # closing a dead connection: the lock is gone either way
-                log.debug("closing a lease connection failed", exc_info=True)
 
+    async def try_lease(self, interview_id: str) -> Lease | None:
+        """Take the lease on ``interview_id`` if nobody (here or elsewhere) holds it, else None."""
+        if not self.shared:
+            return Lease()
+        from .transcript_pg import RUNNER_LOCK
 
-async def try_lease(database: str | Path, interview_id: str) -> Lease | None:
-    """Take the lease on ``interview_id`` if no other process holds it, else None."""
-    if not is_postgres(database):
-        return Lease()
-    from psycopg import AsyncConnection
+        async with self._lock:
+            if interview_id in self._held:
+                return None
+            for attempt in range(2):  # a session that died since the last lease: reconnect once
+                conn = await self._session()
+                try:
+                    cur = await conn.execute(
+                        "SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                        (RUNNER_LOCK, interview_id),
+                    )
+                    row = await cur.fetchone()
+                    break
+                except Exception:
+                    await self._drop()
+                    if attempt:
+                        raise
+            if row is None or not row[0]:
+                return None
+            self._held.add(interview_id)
+            return Lease(self, interview_id, self._generation)
 
-    from .transcript_pg import RUNNER_LOCK
+    async def _alive(self, generation: int) -> bool:
+        async with self._lock:
+            if generation != self._generation or self._conn is None:
+                return False
+            if time.monotonic() - self._checked < 1.0:  # one probe a second serves every runner
+                return True
+            try:
+                await self._conn.execute("SELECT 1")
+            except Exception:  # the session, and with it every lock, is gone
+                await self._drop()
+                return False
+            self._checked = time.monotonic()
+            return True
 
-    conn = await AsyncConnection.connect(str(database), autocommit=True)
-    try:
-        cur = await conn.execute(
-            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (RUNNER_LOCK, interview_id)
-        )
-        row = await cur.fetchone()
-    except BaseException:
-        await conn.close()
-        raise
-    if row is None or not row[0]:
-        await conn.close()
-        return None
-    return Lease(conn)
+    async def _release(self, interview_id: str, generation: int) -> None:
+        async with self._lock:
+            if generation != self._generation or interview_id not in self._held:
+                return  # its session already died, taking the lock with it
+            self._held.discard(interview_id)
+            try:
+                from .transcript_pg import RUNNER_LOCK
+
+                await self._conn.execute(
+                    "SELECT pg_advisory_unlock(%s, hashtext(%s))", (RUNNER_LOCK, interview_id)
+                )
+            except Exception:  # a dead session released everything anyway
+                log.debug("unlocking interview %s failed", interview_id, exc_info=True)
+                await self._drop()
+
+    async def close(self) -> None:
+        """Close the session, releasing every lock of this process."""
+        async with self._lock:
+            await self._drop()
 
 
 async def prune(database: str | Path, *, older_than_days: float, dry_run: bool) -> list[str]:

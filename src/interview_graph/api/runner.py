@@ -36,7 +36,7 @@ from ..plans.loader import PlanError, resolve_plan
 from ..plans.models import InterviewPlan
 from ..session import InterviewSession
 from ..settings import Settings
-from ..storage import Lease, open_store, try_lease
+from ..storage import Lease, Leases, open_store
 from ..transcript import Event, EventStore, is_postgres
 from . import protocol as p
 from .userlog import UserLogs
@@ -109,6 +109,7 @@ class Store:
     def __init__(self, database: str | Path) -> None:
         self.database = str(database)
         self.shared = is_postgres(self.database)
+        self.leases = Leases(self.database)
         self._log: EventStore | None = None
         self._stack = contextlib.AsyncExitStack()
         self.saver: BaseCheckpointSaver[Any] | None = None
@@ -129,6 +130,7 @@ class Store:
 
     async def close(self) -> None:
         """Close the database connections."""
+        await self.leases.close()
         await self._stack.aclose()
 
 
@@ -371,7 +373,7 @@ class Hub:
         """Create an interview of plan ``plan`` (an id or a file) for ``user``; start its runner."""
         interview_id = interview_id or uuid.uuid4().hex[:16]
         await self.store.log.create_interview(interview_id, user, plan)
-        lease = await try_lease(self.store.database, interview_id)
+        lease = await self.store.leases.try_lease(interview_id)
         if lease is None:  # a fresh id: nobody else can hold it
             raise RuntimeError(f"interview {interview_id} is already locked")
         runner = Runner(self, self._session(interview_id, plan), user, plan, lease)
@@ -428,7 +430,7 @@ class Hub:
                 if runner is not None:
                     runner.touched = time.monotonic()
                     return runner
-                lease = await try_lease(self.store.database, interview_id)
+                lease = await self.store.leases.try_lease(interview_id)
                 if lease is not None:
                     session = self._session(interview_id, owner[1])
                     runner = Runner(self, session, user, owner[1], lease)

@@ -470,6 +470,16 @@
       disconnect();
       return;
     }
+    if (state.awaiting === "resume" && frame.code === "interview_busy") {
+      // Another server process still drives the interview (PostgreSQL scale-out): ask again.
+      showNotice("Reconnecting to your interview…");
+      setTimeout(() => {
+        if (state.awaiting === "resume") {
+          send({ type: "resume", interview_id: state.interviewId, last_seq: state.lastSeq });
+        }
+      }, 2000);
+      return;
+    }
     if (state.awaiting === "resume" && ["not_found", "forbidden"].includes(frame.code)) {
       // The stored interview is gone or not ours: start over with the plan picker.
       state.awaiting = null;
