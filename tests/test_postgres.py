@@ -349,3 +349,63 @@ async def test_resume_while_another_server_drives_answers_interview_busy(
     finally:
         a.stop()
         b.stop()
+
+
+class _Attached:
+    """Stands in for a WebSocket connection attached to a runner."""
+
+    def __init__(self) -> None:
+        self.last_seq = 0
+        self.offered: list[dict[str, Any]] = []
+
+    def sync(self) -> None:
+        pass
+
+    def offer(self, event: dict[str, Any]) -> None:
+        self.offered.append(event)
+
+    def close_later(self, code: int, reason: str) -> None:
+        pass
+
+
+async def test_a_runner_whose_lock_session_dies_stops_and_another_process_takes_over(
+    dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import psycopg
+
+    settings = Settings(database_url=dsn, runner_idle_seconds=1, lease_wait_seconds=0.5)
+    a_store, b_store = Store(dsn), Store(dsn)  # two processes' stores
+    await a_store.open()
+    await b_store.open()
+    a = Hub(settings, a_store, UserLogs(tmp_path / "a"))
+    b = Hub(settings, b_store, UserLogs(tmp_path / "b"))
+    try:
+        runner = await a.start("hal", "data_scientist")
+        await runner.attach(_Attached(), 0)  # attached: it never retires for being idle
+        for _ in range(400):
+            if await runner.session.pending():
+                break
+            await asyncio.sleep(0.05)
+        with pytest.raises(LookupError, match="interview_busy"):
+            await b.get("hal", runner.interview_id)
+        # A's lock session dies (a network partition, a PostgreSQL restart): A stops driving.
+        pid = a_store.leases._conn.info.backend_pid
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        await asyncio.wait_for(runner.task, 10)
+        assert "lost its lock" in caplog.text and "runner failed" not in caplog.text
+        taken = await b.get("hal", runner.interview_id)
+        assert taken is not runner and await taken.lease.alive()
+        ack = await taken.submit({"kind": "message", "text": "Bias is systematic error."}, "c1")
+        for _ in range(400):
+            if not await b_store.log.unconsumed_inputs(runner.interview_id):
+                break
+            await asyncio.sleep(0.05)
+        assert await b_store.log.unconsumed_inputs(runner.interview_id) == []
+        events = await b_store.log.events(runner.interview_id, after=ack.seq, kind="message")
+        assert events, "B answered the input"
+    finally:
+        await a.close()
+        await b.close()
+        await a_store.close()
+        await b_store.close()
