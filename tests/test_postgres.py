@@ -4,6 +4,7 @@ processes sharing one database (resume elsewhere, SIGKILL and take over), and pr
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -134,25 +135,32 @@ async def test_selfplay_on_postgres_stops_and_resumes_to_the_report(dsn: str) ->
 
 async def test_a_lease_is_exclusive_and_dies_with_its_session(dsn: str) -> None:
     here, there = Leases(dsn), Leases(dsn)  # as two processes would have
+    # Advisory locks are database-wide, not per schema: ids unique to this run.
+    i1, i2 = f"i1-{uuid.uuid4().hex}", f"i2-{uuid.uuid4().hex}"
     try:
-        held = await here.try_lease("i1")
+        held = await here.try_lease(i1)
         assert held is not None and await held.alive()
-        assert await there.try_lease("i1") is None
-        assert await here.try_lease("i1") is None, "not re-entrant within a process"
-        other = await here.try_lease("i2")
+        assert await there.try_lease(i1) is None
+        assert await here.try_lease(i1) is None, "not re-entrant within a process"
+        other = await here.try_lease(i2)
         assert other is not None
         await held.release()
-        moved = await there.try_lease("i1")
-        assert moved is not None and await here.try_lease("i1") is None
+        moved = await there.try_lease(i1)
+        assert moved is not None and await here.try_lease(i1) is None
         await moved.release()
         # The process's session dies (as with SIGKILL): every lock it held goes with it.
         await here.close()
         assert not await other.alive()
-        taken = await there.try_lease("i2")
+        taken = None
+        for _ in range(100):  # the server releases a closed session's locks as its backend exits
+            taken = await there.try_lease(i2)
+            if taken is not None:
+                break
+            await asyncio.sleep(0.05)
         assert taken is not None
         await other.release()  # a stale lease's release is harmless
         assert await taken.alive()
-        assert await here.try_lease("i2") is None
+        assert await here.try_lease(i2) is None
     finally:
         await here.close()
         await there.close()
@@ -357,6 +365,7 @@ class _Attached:
     def __init__(self) -> None:
         self.last_seq = 0
         self.offered: list[dict[str, Any]] = []
+        self.closed: int | None = None
 
     def sync(self) -> None:
         pass
@@ -365,7 +374,7 @@ class _Attached:
         self.offered.append(event)
 
     def close_later(self, code: int, reason: str) -> None:
-        pass
+        self.closed = code
 
 
 async def test_a_runner_whose_lock_session_dies_stops_and_another_process_takes_over(
@@ -381,7 +390,8 @@ async def test_a_runner_whose_lock_session_dies_stops_and_another_process_takes_
     b = Hub(settings, b_store, UserLogs(tmp_path / "b"))
     try:
         runner = await a.start("hal", "data_scientist")
-        await runner.attach(_Attached(), 0)  # attached: it never retires for being idle
+        attached = _Attached()
+        await runner.attach(attached, 0)  # attached: it never retires for being idle
         for _ in range(400):
             if await runner.session.pending():
                 break
@@ -393,7 +403,11 @@ async def test_a_runner_whose_lock_session_dies_stops_and_another_process_takes_
         with psycopg.connect(dsn, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         await asyncio.wait_for(runner.task, 10)
+        # The lock goes when the backend has exited, a moment later: B retries meanwhile.
+        b.settings = Settings(database_url=dsn, runner_idle_seconds=1, lease_wait_seconds=10)
         assert "lost its lock" in caplog.text and "runner failed" not in caplog.text
+        assert runner.interview_id not in a.runners, "a resume on A would start a new runner"
+        assert attached.closed == 1012, "the client is told to reconnect and resume"
         taken = await b.get("hal", runner.interview_id)
         assert taken is not runner and await taken.lease.alive()
         ack = await taken.submit({"kind": "message", "text": "Bias is systematic error."}, "c1")

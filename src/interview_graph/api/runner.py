@@ -249,6 +249,11 @@ class Runner:
                 pass
             if not await self.lease.alive():
                 log.warning("interview %s lost its lock; stopping its runner", self.interview_id)
+                await self.hub.retire(self, 0, force=True)  # a resume here starts a new one
+                if self.conn is not None:
+                    # 1012 "service restart": the client reconnects and resumes wherever the
+                    # interview is driven now.
+                    self.conn.close_later(1012, "the interview moved; resume")
                 return None
             if await self.hub.retire(self, idle):
                 return None
@@ -440,14 +445,15 @@ class Hub:
                 raise LookupError("interview_busy")
             await asyncio.sleep(0.25)
 
-    async def retire(self, runner: Runner, idle: float) -> bool:
+    async def retire(self, runner: Runner, idle: float, *, force: bool = False) -> bool:
         """Forget ``runner`` if it has been idle and unattached for ``idle`` seconds.
 
         Decided under the hub's lock, so a concurrent :meth:`get` either hands the runner out
-        first (refreshing ``touched``) or creates a new one after it is gone.
+        first (refreshing ``touched``) or creates a new one after it is gone.  ``force`` drops
+        it regardless (it lost its lease).
         """
         async with self._lock:
-            if (
+            if not force and (
                 runner.conn is not None
                 or runner._background
                 or not runner.queue.empty()
