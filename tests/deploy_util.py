@@ -428,6 +428,10 @@ def systemd_unavailable() -> str | None:
             return f"{tool} is not installed"
     if not os.access("/usr/lib/systemd/systemd", os.X_OK):
         return "systemd is not installed"
+    if Path("/tmp") in ROOT.parents:
+        # Seen failing from a clone in /tmp (the service never answered) while passing from
+        # /work: the unit's PrivateTmp=yes gives the service its own /tmp.
+        return f"the checkout {ROOT} is under /tmp, which the unit's PrivateTmp hides"
     if usr_python() is None:
         return f"no /usr/bin/python3.{sys.version_info.minor} for a venv outside /home and /root"
     for path in (ROOT, Path(sys.prefix)):
