@@ -18,6 +18,7 @@ from interview_graph.plans.loader import resolve_plan
 
 
 async def main(runs: int) -> None:
+    """Time ``runs`` trivial sandboxed runs, submissions and static analyses; print a table."""
     reason = await sandbox.why_unavailable()
     if reason:
         raise SystemExit(f"sandbox unavailable: {reason}")
@@ -46,8 +47,11 @@ async def main(runs: int) -> None:
     print(f"sandbox: {result.sandbox}, runs: {runs}")
     print("| measurement | median ms | p95 ms |")
     print("|---|---:|---:|")
-    for name, xs in (("trivial run (overhead)", trivial), (f"submission: {len(tests)} tests", submit),
-                     ("static analysis of the submission", static)):
+    for name, xs in (
+        ("trivial run (overhead)", trivial),
+        (f"submission: {len(tests)} tests", submit),
+        ("static analysis of the submission", static),
+    ):
         median, p95 = q(xs)
         print(f"| {name} | {median:.1f} | {p95:.1f} |")
 
