@@ -308,24 +308,19 @@ def server_errors(proc: Proc, limit: int = 4000) -> str:
 
 
 def server_error_kinds(proc: Proc) -> dict[str, int]:
-    """Count the server log's tracebacks by their last line (the exception)."""
+    """Count the exceptions the server logged (a traceback's last line), by text."""
     try:
-        lines = proc.log.read_text(errors="replace").splitlines()
+        text = proc.log.read_text(errors="replace")
     except OSError:
         return {}
     kinds: dict[str, int] = {}
-    inside = False
-    last = ""
-    for line in [*lines, ""]:
-        if line.startswith("Traceback"):
-            inside = True
-        elif inside and line and not line.startswith((" ", "During", "The above")):
-            last = line.strip()
-        elif inside and (not line or line.startswith("During")):
-            if last:
-                kinds[last] = kinds.get(last, 0) + 1
-            inside, last = False, ""
+    for line in _EXCEPTION.findall(text):
+        kinds[line] = kinds.get(line, 0) + 1
     return kinds
+
+
+# A traceback's last line: an exception class (possibly dotted) at the start of a line.
+_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Timeout)\b(?::.*)?)$", re.MULTILINE)
 
 
 def command_line() -> str:

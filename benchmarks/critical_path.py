@@ -421,7 +421,11 @@ def markdown(data: dict[str, Any]) -> str:
             f"({bd['record_input_ms']['p50']:.1f} ms) and reads the pending interrupt "
             f"({bd['pending_ms']['p50']:.1f} ms). The speak request reached the stub at "
             f"{bd['speak_request_ms']['p50']:.1f} ms; the first token was yielded at "
-            f"{bd['first_token_ms']['p50']:.1f} ms.",
+            f"{bd['first_token_ms']['p50']:.1f} ms (inflated here: the stub shares this "
+            "process's GIL; over the WebSocket with the stub in its own process see the split "
+            "above). The nodes before `respond` that cost most are the knowledge search, the "
+            "master's advice, and entering the panelist subgraph (the gap between `panelist` "
+            "and `reason`); each step also writes a checkpoint (the gaps between rows).",
             "",
             "| node | start ms | end ms (or first token) |",
             "|---|---:|---:|",
@@ -470,11 +474,28 @@ def findings(runs: list[dict[str, Any]], server_errors: str = "") -> list[str]:
         else:
             ok50 = "meets" if lat["p50"] <= 0.010 else "misses"
             ok99 = "meets" if lat["p99"] <= 0.030 else "misses"
+            # Split each turn at the moment the stub received the speak request.
+            arrived = [
+                min(c["received"] for c in r["calls"] if c["call"] == "speak"
+                    and c["received"] >= 0)
+                for r in run["records"]
+                if any(c["call"] == "speak" and c["received"] >= 0 for c in r["calls"])
+            ]
+            after = [
+                r["latency"] - min(c["received"] for c in r["calls"] if c["call"] == "speak"
+                                   and c["received"] >= 0)
+                for r in run["records"]
+                if any(c["call"] == "speak" and c["received"] >= 0 for c in r["calls"])
+            ]
             out.append(
                 f"{run['label']}: orchestration overhead p50 {b.ms(lat['p50'])} ms ({ok50} ≤ 10 "
                 f"ms), p99 {b.ms(lat['p99'])} ms ({ok99} ≤ 30 ms); server CPU "
                 f"{run['server_cpu_s'] / max(1, run['turns']) * 1000:.0f} ms per turn including "
-                "the post-reply reflect/evaluate work."
+                "the post-reply reflect/evaluate work. Split at the stub: the speak request "
+                f"arrived a median {b.ms(b.pct(arrived, 50))} ms after the message was sent "
+                "(input persisted, graph steps up to `respond`), and the first token frame "
+                f"reached the client {b.ms(b.pct(after, 50))} ms after that (the stub answering "
+                "speak and screen, the HTTP/SSE client, the gate, the token frame)."
             )
     if server_errors:
         last = server_errors.strip().splitlines()[-1]
