@@ -244,7 +244,7 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
             update["asked_counts"] = counts
         screen = out.get("screen")
         if screen and (screen["action"] != "allow" or screen["category"] not in ("ok", "silence")):
-            update.update(await _screened(svc, runtime, state, round_.id, screen))
+            update.update(await _screened(svc, runtime, state, round_.id, topic_id, screen))
         if out["evaluation"] is not None:
             # Evaluations go to the log, not to state: they grow with the interview.
             await _log(
@@ -339,6 +339,7 @@ async def _screened(
     runtime: Runtime[Any],
     state: InterviewState,
     round_id: str,
+    topic_id: str | None,
     screen: dict[str, Any],
 ) -> dict[str, Any]:
     """Record the screen's finding; a blocked answer loses the coverage it was credited."""
@@ -363,7 +364,8 @@ async def _screened(
     if screen["action"] == "block":
         for slot in ("progress", "closing"):
             progress: dict[str, Any] | None = state.get(slot)  # type: ignore[assignment]
-            if progress and progress.get("last_gain"):
+            # Only the topic this answer was about (an older closed topic keeps its gain).
+            if progress and progress["topic_id"] == topic_id and progress.get("last_gain"):
                 gained = progress["covered"][-progress["last_gain"] :]
                 update[slot] = {
                     **progress,
