@@ -68,6 +68,11 @@ class Event(BaseModel):
     data: dict[str, Any] = {}
     ts: float
 
+    @classmethod
+    def draft(cls, interview_id: str, key: str, kind: str, **fields: Any) -> Event:
+        """An event not stored yet: the store assigns its ``seq`` and ``ts`` on insert."""
+        return cls(interview_id=interview_id, key=key, kind=kind, seq=0, ts=0.0, **fields)
+
 
 def is_postgres(database: str | Path) -> bool:
     """Whether ``database`` names a PostgreSQL DSN (else it is a SQLite file or ``:memory:``)."""
@@ -227,17 +232,15 @@ class EventLog:
         data: dict[str, Any] | None = None,
     ) -> Event:
         """Append an event once; a second append with the same ``key`` returns the first."""
-        event = Event(
-            interview_id=interview_id,
-            seq=0,
-            key=key,
-            kind=kind,
+        event = Event.draft(
+            interview_id,
+            key,
+            kind,
             visibility=visibility,
             round_id=round_id,
             speaker=speaker,
             text=text,
             data=data or {},
-            ts=0.0,
         )
         db = self._db()
         async with self._write():
@@ -271,16 +274,14 @@ class EventLog:
         db = self._db()
         async with self._write():
             event = await self._insert(
-                Event(
-                    interview_id=interview_id,
-                    seq=0,
-                    key=key,
-                    kind=kind,
+                Event.draft(
+                    interview_id,
+                    key,
+                    kind,
                     visibility="public",
                     speaker="candidate",
                     text=text,
                     data=data,
-                    ts=0.0,
                 )
             )
             await db.execute(

@@ -182,17 +182,15 @@ class PostgresEventLog:
         data: dict[str, Any] | None = None,
     ) -> Event:
         """Append an event once; a second append with the same ``key`` returns the first."""
-        event = Event(
-            interview_id=interview_id,
-            seq=0,
-            key=key,
-            kind=kind,
+        event = Event.draft(
+            interview_id,
+            key,
+            kind,
             visibility=visibility,
             round_id=round_id,
             speaker=speaker,
             text=text,
             data=data or {},
-            ts=0.0,
         )
         async with self._db().connection() as conn, conn.transaction():
             await self._lock_seq(conn, interview_id)
@@ -220,16 +218,14 @@ class PostgresEventLog:
             await self._lock_seq(conn, interview_id)
             event = await self._insert(
                 conn,
-                Event(
-                    interview_id=interview_id,
-                    seq=0,
-                    key=key,
-                    kind=kind,
+                Event.draft(
+                    interview_id,
+                    key,
+                    kind,
                     visibility="public",
                     speaker="candidate",
                     text=text,
                     data=data,
-                    ts=0.0,
                 ),
             )
             await conn.execute(
