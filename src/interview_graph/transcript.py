@@ -14,7 +14,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -136,8 +136,22 @@ def event_log_for(database: str | Path) -> EventStore:
     return EventLog(database)
 
 
+def _first(rows: Iterable[Any]) -> Any:
+    """The first row of a fetched result, or None."""
+    return next(iter(rows), None)
+
+
 class EventLog:
-    """Append-only per-interview event log in SQLite (a file, or ``:memory:`` for tests)."""
+    """Append-only per-interview event log in SQLite (a file, or ``:memory:`` for tests).
+
+    Every read is one ``execute_fetchall`` (run to completion in one call on the connection's
+    thread), never ``execute`` then ``fetch*`` in two: between those two calls the statement
+    is open and pins a read snapshot, and a write transaction begun on this connection in
+    that gap (by another task) cannot start from a stale snapshot: SQLite answers
+    SQLITE_BUSY_SNAPSHOT ("database is locked") at once, busy timeout or not, for as long as
+    the statement stays open.  The concurrency benchmark caught exactly that error on
+    ``BEGIN IMMEDIATE`` for ~18 s at interviews' ends, failing every write meanwhile.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -195,12 +209,12 @@ class EventLog:
     async def _insert(self, event: Event) -> Event:
         """Insert ``event`` at the interview's next seq; call inside :meth:`_write`."""
         db = self._db()
-        (last,) = await (
-            await db.execute(
+        (last,) = _first(
+            await db.execute_fetchall(
                 "SELECT COALESCE(MAX(seq), 0) FROM events WHERE interview_id = ?",
                 (event.interview_id,),
             )
-        ).fetchone() or (0,)
+        ) or (0,)
         event = event.model_copy(update={"seq": int(last) + 1, "ts": time.time()})
         await db.execute(
             "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -244,12 +258,12 @@ class EventLog:
         )
         db = self._db()
         async with self._write():
-            row = await (
-                await db.execute(
+            row = _first(
+                await db.execute_fetchall(
                     "SELECT seq, ts FROM events WHERE interview_id = ? AND key = ?",
                     (interview_id, key),
                 )
-            ).fetchone()
+            )
             if row is None:
                 event = await self._insert(event)
             else:
@@ -293,14 +307,12 @@ class EventLog:
 
     async def unconsumed_inputs(self, interview_id: str) -> list[tuple[int, str, dict[str, Any]]]:
         """Persisted inputs the interview has not consumed yet: (seq, receipt key, payload)."""
-        rows = await (
-            await self._db().execute(
-                "SELECT i.seq, e.key, i.payload FROM inputs i JOIN events e "
-                "ON e.interview_id = i.interview_id AND e.seq = i.seq "
-                "WHERE i.interview_id = ? AND i.consumed = 0 ORDER BY i.seq",
-                (interview_id,),
-            )
-        ).fetchall()
+        rows = await self._db().execute_fetchall(
+            "SELECT i.seq, e.key, i.payload FROM inputs i JOIN events e "
+            "ON e.interview_id = i.interview_id AND e.seq = i.seq "
+            "WHERE i.interview_id = ? AND i.consumed = 0 ORDER BY i.seq",
+            (interview_id,),
+        )
         return [(int(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
 
     async def mark_consumed(self, interview_id: str, seq: int) -> None:
@@ -323,27 +335,25 @@ class EventLog:
 
     async def interview(self, interview_id: str) -> tuple[str, str] | None:
         """(owner user id, plan) of an interview, or None."""
-        row = await (
-            await self._db().execute(
+        row = _first(
+            await self._db().execute_fetchall(
                 "SELECT user_id, plan FROM interviews WHERE interview_id = ?", (interview_id,)
             )
-        ).fetchone()
+        )
         return (str(row[0]), str(row[1])) if row else None
 
     async def finished_before(self, cutoff: float) -> list[str]:
         """Interviews whose ``interview_ended`` event is older than ``cutoff`` (epoch seconds)."""
-        rows = await (
-            await self._db().execute(
-                "SELECT interview_id FROM events WHERE kind = 'interview_ended' AND ts < ? "
-                "ORDER BY interview_id",
-                (cutoff,),
-            )
-        ).fetchall()
+        rows = await self._db().execute_fetchall(
+            "SELECT interview_id FROM events WHERE kind = 'interview_ended' AND ts < ? "
+            "ORDER BY interview_id",
+            (cutoff,),
+        )
         return [str(r[0]) for r in rows]
 
     async def ping(self) -> None:
         """Fail if the database is unreachable."""
-        await (await self._db().execute("SELECT 1")).fetchone()
+        await self._db().execute_fetchall("SELECT 1")
 
     async def events(
         self,
@@ -361,7 +371,7 @@ class EventLog:
             if value is not None:
                 sql += f" AND {column} = ?"
                 args.append(value)
-        rows = await (await self._db().execute(sql + " ORDER BY seq", args)).fetchall()
+        rows = await self._db().execute_fetchall(sql + " ORDER BY seq", args)
         return [
             Event(
                 interview_id=r[0],
