@@ -135,10 +135,20 @@ async def merge_round(
     ).model_dump()
 
 
+async def round_results(svc: Services, interview: str) -> list[RoundResult]:
+    """Every finished round's result, in order: the event log holds them, not the state.
+
+    Keeping them out of the graph state keeps each checkpoint's size independent of how
+    many rounds (and topics) are behind us.
+    """
+    logged = await svc.log.events(interview, kind="round_summary")
+    return [RoundResult.model_validate(e.data) for e in logged]
+
+
 async def build_report(svc: Services, state: InterviewState, interview: str) -> dict[str, Any]:
     """Build the final :class:`Report` (as a dict) from the finished rounds."""
     plan = svc.plan
-    results = [RoundResult.model_validate(r) for r in state.get("results", [])]
+    results = await round_results(svc, interview)
     # Rounds never reached (the candidate ended early) count as 1/5.
     round_scores = {r.round_id: r.score for r in results}
     for r in plan.rounds:

@@ -129,8 +129,16 @@ class InterviewSession:
             payload: Any = None if await self.started() else {}
         else:
             payload = Command(resume=value)
+        # durability="exit": one checkpoint per resume (at the interrupt or the end) instead
+        # of one per superstep.  A crash mid-turn loses nothing: the input stays unconsumed in
+        # the event log and is fed again, and the re-run's events dedupe on their keys.
         async for _ns, raw in self.graph.astream(
-            payload, self.config, context=self.context, stream_mode="custom", subgraphs=True
+            payload,
+            self.config,
+            context=self.context,
+            stream_mode="custom",
+            subgraphs=True,
+            durability="exit",
         ):
             chunk = cast(dict[str, Any], raw)  # custom stream items are the dicts nodes wrote
             if chunk.get("type") == "event":

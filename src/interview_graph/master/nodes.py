@@ -22,7 +22,7 @@ from ..engine.decisions import RulesVerdict
 from ..inputs import input_event, parse_input
 from ..memory import FLAGS, RECEIPTS, RECENT, capped, empty_memory
 from ..plans.models import Round, Topic
-from ..report import build_report, merge_round
+from ..report import build_report, merge_round, round_results
 from .state import InterviewState, new_progress
 
 # Integrity thresholds: evidence for a human reviewer, never an automatic verdict.
@@ -89,7 +89,7 @@ async def open_round(
                 "rounds": [r.title for r in svc.plan.rounds],
             },
         )
-    handoff = " ".join(r["summary"] for r in state.get("results", []))
+    handoff = " ".join(r.summary for r in await round_results(svc, interview_id(runtime)))
     memories = dict(state.get("memories", {}))
     for p in round_.panel:
         memories[p.id] = {**(memories.get(p.id) or empty_memory(p.id)), "handoff": handoff}
@@ -629,7 +629,6 @@ async def close_round(
     return Command(
         goto="open_round",
         update={
-            "results": [*state.get("results", []), result],
             "round_index": state.get("round_index", 0) + 1,
             "progress": None,
             "closing": None,
@@ -660,6 +659,6 @@ async def finish(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]
         "interview:end",
         "interview_ended",
         public=True,
-        data={"rounds_completed": len(state.get("results", []))},
+        data={"rounds_completed": len(report["rounds"])},
     )
     return {"report": report}

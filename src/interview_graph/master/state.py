@@ -29,7 +29,6 @@ class InterviewState(TypedDict, total=False):
         inbox: the candidate input being processed.
         verdict: the rules verdict on it.
         memories: each panelist's own memory, by panelist id (persists across rounds).
-        results: each finished round's merged scores and summary.
         flags: rules and integrity flags with evidence.
         activity: the latest code analysis of the current question.
         recent: the last few public lines, for prompts and the candidate.
@@ -53,7 +52,6 @@ class InterviewState(TypedDict, total=False):
     inbox: dict[str, Any] | None
     verdict: dict[str, Any] | None
     memories: dict[str, dict[str, Any]]
-    results: list[dict[str, Any]]
     flags: list[dict[str, Any]]
     activity: dict[str, Any] | None
     recent: list[dict[str, Any]]
