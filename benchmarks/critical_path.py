@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import statistics
 import sys
 import tempfile
@@ -42,12 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from
 
 import _bench as b  # noqa: E402
 
+from interview_graph.llm.brain import _early_allow  # noqa: E402
 from interview_graph.llm.stub_server import ChatRequest, compose  # noqa: E402
 from interview_graph.plans.loader import resolve_plan  # noqa: E402
 
 NAME = "critical_path"
 _CALLS = {
-    "RulesVerdict": "screen",
     "Reflection": "reflect",
     "Evaluation": "evaluate",
     "RoundSummary": "summarise_round",
@@ -59,8 +58,10 @@ _CALLS = {
 }
 
 
-def call_name(body: dict[str, Any]) -> str:
-    """Which of the engine's calls a recorded request was (by its response schema)."""
+def call_name(body: dict[str, Any], role: str) -> str:
+    """Which of the engine's calls a recorded request was (by its role or response schema)."""
+    if role == "screen":
+        return "screen"
     fmt = body.get("response_format") or {}
     schema = (fmt.get("json_schema") or {}).get("name")
     if schema:
@@ -68,14 +69,11 @@ def call_name(body: dict[str, Any]) -> str:
     return "speak" if body.get("stream") else "text"
 
 
-# The engine releases the reply as soon as the screen's streamed JSON reads "allow" (see
-# interview_graph.llm.brain._early_allow); the same test tells when that point was reached.
-_ALLOW = re.compile(r'^\s*\{\s*"action"\s*:\s*"allow"')
+# The engine releases the reply as soon as the screen's streamed verdict reads "allow" (its
+# first word); the engine's own test tells when that point was reached.
 
 
-def timing(
-    body: dict[str, Any], role: str, ttft: float, tps: float
-) -> tuple[float, float, float]:
+def timing(body: dict[str, Any], role: str, ttft: float, tps: float) -> tuple[float, float, float]:
     """(first content piece, verdict readable, last byte) after arrival, by the stub's rules.
 
     The stub sleeps ``ttft``, then streams one piece every ``1/tps`` seconds (a non-streamed
@@ -93,7 +91,7 @@ def timing(
     text = ""
     for k, piece in enumerate(pieces, start=1):
         text += piece
-        if _ALLOW.match(text):
+        if _early_allow(text) is not None:
             readable = k
             break
     return ttft + step, ttft + readable * step, ttft + len(pieces) * step
@@ -122,7 +120,7 @@ async def answer_turns(
             if 0 <= at <= latency or (at < 0 and at + done > 0):
                 calls.append(
                     {
-                        "call": call_name(r["body"]),
+                        "call": call_name(r["body"], r["role"]),
                         "role": r["role"],
                         "received": round(at, 4),
                         "first_piece": round(at + first, 4),
@@ -256,9 +254,10 @@ async def breakdown(turns: int, plan: str, level: str) -> dict[str, Any]:
     speak_at: list[float] = []
     pending_ms: list[float] = []
     record_ms: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="bench-cp-bd-") as tmp, StubServer(
-        StubConfig(keep_requests=20)
-    ) as stub:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-cp-bd-") as tmp,
+        StubServer(StubConfig(keep_requests=20)) as stub,
+    ):
         os.environ["INTERVIEW_LLM_BASE_URL"] = stub.base_url
         os.environ["INTERVIEW_LLM_API_KEY"] = "sk-benchmark-not-a-key"
         get_settings.cache_clear()
@@ -280,8 +279,12 @@ async def breakdown(turns: int, plan: str, level: str) -> dict[str, Any]:
                     text = candidate.reply(payload.get("round_id"), payload.get("question_id"))
                     t = time.perf_counter()
                     await session.log.record_input(
-                        session.interview_id, f"client:bd{done}", "candidate_message",
-                        text=text, data={}, payload={"kind": "message", "text": text},
+                        session.interview_id,
+                        f"client:bd{done}",
+                        "candidate_message",
+                        text=text,
+                        data={},
+                        payload={"kind": "message", "text": text},
                     )
                     record_ms.append((time.perf_counter() - t) * 1000)
                     stub.reset_stats()
@@ -290,8 +293,11 @@ async def breakdown(turns: int, plan: str, level: str) -> dict[str, Any]:
                     t0, wall0 = time.perf_counter(), time.time()
                     value = {"kind": "message", "text": text}
                     async for _ns, mode, chunk in session.graph.astream(
-                        Command(resume=value), session.config, context=session.context,
-                        stream_mode=["custom", "tasks"], subgraphs=True,
+                        Command(resume=value),
+                        session.config,
+                        context=session.context,
+                        stream_mode=["custom", "tasks"],
+                        subgraphs=True,
                     ):
                         now = (time.perf_counter() - t0) * 1000
                         if mode == "tasks" and isinstance(chunk, dict) and first is None:
@@ -309,8 +315,11 @@ async def breakdown(turns: int, plan: str, level: str) -> dict[str, Any]:
                     if first is not None:
                         firsts.append(first)
                         recent = stub.stats().recent
-                        speak = [r.received_at for r in recent if r.body.get("stream")
-                                 and not r.body.get("response_format")]
+                        speak = [
+                            r.received_at
+                            for r in recent
+                            if r.body.get("stream") and not r.body.get("response_format")
+                        ]
                         if speak:
                             speak_at.append((speak[0] - wall0) * 1000)
     timeline = sorted(
@@ -343,8 +352,11 @@ def plot(data: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, runs in zip(axes, ([r for r in data["runs"] if r["ttft"] > 0],
-                               [r for r in data["runs"] if r["ttft"] == 0]), strict=True):
+    for ax, runs in zip(
+        axes,
+        ([r for r in data["runs"] if r["ttft"] > 0], [r for r in data["runs"] if r["ttft"] == 0]),
+        strict=True,
+    ):
         for run in runs:
             xs = sorted(x["latency"] * 1000 for x in run["records"])
             ys = [(i + 1) / len(xs) for i in range(len(xs))]
@@ -364,8 +376,9 @@ def plot(data: dict[str, Any], path: Path) -> None:
         ax.legend(fontsize=8, loc="lower right")
     axes[0].set_title("first-token latency with a model latency L")
     axes[1].set_title("L = 0: orchestration overhead")
-    fig.suptitle(f"critical path over the WebSocket (load {data['runs'][0]['load_before']})",
-                 fontsize=9)
+    fig.suptitle(
+        f"critical path over the WebSocket (load {data['runs'][0]['load_before']})", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -454,7 +467,7 @@ def findings(runs: list[dict[str, Any]], server_errors: str = "") -> list[str]:
             allow = run.get("screen_allow_after_ttft", {}).get("p50", 0.0)
             gate = (
                 f"The rules screen gates the tokens and streams its JSON verdict; it reads "
-                f"`{{\"action\": \"allow\"` {b.ms(allow)} ms after its first byte at "
+                f'`{{"action": "allow"` {b.ms(allow)} ms after its first byte at '
                 f"{run['tps']:g} tok/s, so the gate opens at L + {b.ms(allow)} ms at the "
                 "earliest. "
                 if allow > 0.001
@@ -463,10 +476,9 @@ def findings(runs: list[dict[str, Any]], server_errors: str = "") -> list[str]:
             out.append(
                 f"{run['label']}: p50 / L = {run['ratio_p50']:.2f} ({verdict} the ≤ 1.10 target). "
                 + gate
-                +
-                f"The first token reached the candidate a median "
+                + f"The first token reached the candidate a median "
                 f"{b.ms(screen['p50'])} ms after the screen's streamed JSON could first read "
-                f"`{{\"action\": \"allow\"` at the stub "
+                f'`{{"action": "allow"` at the stub '
                 f"and {b.ms(speak['p50'])} ms after speak's first content piece "
                 f"(turns with earlier calls still running at the send: "
                 f"{run['turns_with_backlog']})."
@@ -476,14 +488,17 @@ def findings(runs: list[dict[str, Any]], server_errors: str = "") -> list[str]:
             ok99 = "meets" if lat["p99"] <= 0.030 else "misses"
             # Split each turn at the moment the stub received the speak request.
             arrived = [
-                min(c["received"] for c in r["calls"] if c["call"] == "speak"
-                    and c["received"] >= 0)
+                min(
+                    c["received"] for c in r["calls"] if c["call"] == "speak" and c["received"] >= 0
+                )
                 for r in run["records"]
                 if any(c["call"] == "speak" and c["received"] >= 0 for c in r["calls"])
             ]
             after = [
-                r["latency"] - min(c["received"] for c in r["calls"] if c["call"] == "speak"
-                                   and c["received"] >= 0)
+                r["latency"]
+                - min(
+                    c["received"] for c in r["calls"] if c["call"] == "speak" and c["received"] >= 0
+                )
                 for r in run["records"]
                 if any(c["call"] == "speak" and c["received"] >= 0 for c in r["calls"])
             ]
@@ -523,8 +538,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"{label}: {turns} turns, think {think} s, load {b.loadavg()}", flush=True)
                 runs.append(
                     await measure(
-                        stub, server, ttft=ttft, tps=tps, turns=turns, think=think,
-                        plan=args.plan, level=args.level, label=label,
+                        stub,
+                        server,
+                        ttft=ttft,
+                        tps=tps,
+                        turns=turns,
+                        think=think,
+                        plan=args.plan,
+                        level=args.level,
+                        label=label,
                     )
                 )
         finally:
@@ -556,7 +578,8 @@ def main() -> None:
     parser.add_argument("--level", default="average", choices=["strong", "average", "weak"])
     parser.add_argument("--out", type=Path, default=b.DEFAULT_OUT)
     parser.add_argument(
-        "--report", action="store_true",
+        "--report",
+        action="store_true",
         help="only re-render the PNG and the RESULTS.md section from <out>/" + NAME + ".json",
     )
     args = parser.parse_args()

@@ -93,7 +93,6 @@ def compliant(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
     """Models that fall for everything: the screen allows, assess and evaluate claim all."""
     topic = resolve_plan("backend_engineer").rounds[0].topics[0]
     every = [kp.id for kp in topic.key_points]
-    allow = {"action": "allow", "category": "ok", "reason": "fine", "notice": ""}
     claim = {
         "covered": every,
         "evidence": {k: "the candidate explained it perfectly" for k in every},
@@ -105,8 +104,8 @@ def compliant(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
 
         def responder(request: Any) -> Any:
             schema = str(request.response_format or "")
-            if "RulesVerdict" in schema:
-                return ScriptEntry(data=allow)
+            if request.role == "screen":
+                return ScriptEntry(text="ALLOW")
             if "TopicDecision" in schema:
                 return ScriptEntry(data=claim)
             if "Evaluation" in schema:

@@ -43,10 +43,17 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="gpt-4o-mini", description="Model for every role by default.")
     llm_models: dict[str, str] = Field(
         default_factory=dict,
-        description="Per-role model overrides: master, panelist, evaluator, planner.",
+        description="Per-role model overrides: master, screen (defaults to master's), "
+        "panelist, evaluator, planner.",
     )
     llm_temperatures: dict[str, float] = Field(
-        default_factory=lambda: {"master": 0.0, "panelist": 0.7, "evaluator": 0.0, "planner": 0.4}
+        default_factory=lambda: {
+            "master": 0.0,
+            "screen": 0.0,
+            "panelist": 0.7,
+            "evaluator": 0.0,
+            "planner": 0.4,
+        }
     )
     llm_fallback_model: str | None = Field(
         default=None, description="Tried when the role's model keeps failing."
@@ -111,6 +118,8 @@ class Settings(BaseSettings):
 
     def model_for(self, role: str) -> str:
         """The model name used for ``role``."""
+        if role == "screen" and "screen" not in self.llm_models:
+            return self.model_for("master")  # the screen is the master's check
         return self.llm_models.get(role, self.llm_model)
 
     @property

@@ -17,10 +17,13 @@ a prompt is always fenced as data.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+
+from pydantic import ValidationError
 
 from ..engine.base import register_engine
 from ..engine.coverage import words
@@ -59,14 +62,57 @@ def _key_points(topic: Topic | None) -> list[str]:
     return [f"{kp.id}: {kp.text}" for kp in topic.key_points] if topic else []
 
 
-_ALLOW = re.compile(r'^\s*\{\s*"action"\s*:\s*"allow"')
+# The screen answers with its verdict word first (ALLOW, WARN or BLOCK), then, for WARN and
+# BLOCK, one JSON line of details: the word is the decision, so the reply it gates can be
+# released on the screen's first token instead of after a JSON preamble.
+_WORD = re.compile(r"^[\W_]*([A-Za-z]+)")
+_ACTIONS = {"ALLOW": "allow", "WARN": "warn", "BLOCK": "block"}
+_DEFAULT_CATEGORY = {"allow": "ok", "warn": "off_topic", "block": "prompt_injection"}
 
 
 def _early_allow(partial: str) -> RulesVerdict | None:
-    """An "allow" needs no reason or notice: release the reply as soon as it is readable."""
-    if _ALLOW.match(partial):
+    """An "allow" needs no reason or notice: release the reply as soon as the word is read."""
+    word = _WORD.match(partial)
+    if word and word.group(1).upper() == "ALLOW":
         return RulesVerdict(action="allow", category="ok", reason="screen: allow")
     return None
+
+
+def read_verdict(text: str) -> RulesVerdict:
+    """Read the screen's reply: ``ALLOW``, or ``WARN``/``BLOCK`` and a JSON line of details.
+
+    Raises:
+        OutputError: no verdict word first, or a WARN/BLOCK without usable details.
+    """
+    word = _WORD.match(text)
+    action = _ACTIONS.get(word.group(1).upper()) if word else None
+    if word is None or action is None:
+        raise OutputError("the reply must start with one word: ALLOW, WARN or BLOCK")
+    rest = text[word.end() :].strip().removeprefix("```json").strip("`").strip()
+    details: dict[str, Any] = {}
+    if rest:
+        start, end = rest.find("{"), rest.rfind("}")
+        try:
+            details = json.loads(rest[start : end + 1]) if 0 <= start < end else {}
+        except ValueError:
+            details = {}
+        if not isinstance(details, dict):
+            details = {}
+    if action != "allow" and not details.get("notice"):
+        raise OutputError(f'{word.group(1)} needs a JSON line with "category", "notice", "reason"')
+    try:
+        return RulesVerdict.model_validate(
+            {
+                "category": _DEFAULT_CATEGORY[action],
+                "reason": f"screen: {action}",
+                **{k: v for k, v in details.items() if k in ("category", "reason", "notice")},
+                "action": action,
+            }
+        )
+    except ValidationError as exc:
+        if action == "allow":  # the word decides; details of an allow are a courtesy
+            return RulesVerdict(action="allow", category="ok", reason="screen: allow")
+        raise OutputError(f"details: {exc.errors()[0]['msg']}") from None
 
 
 def _plan_order(topic: Topic) -> list[str]:
@@ -110,7 +156,7 @@ class LLMBrain:
             return fallback
 
         return await decide_early(
-            "master",
+            "screen",
             RulesVerdict,
             "screen",
             {
@@ -120,6 +166,7 @@ class LLMBrain:
             },
             early=_early_allow,
             fallback=offline,
+            read=read_verdict,
         )
 
     async def assess_answer(

@@ -40,6 +40,10 @@ _REPAIR = (
     "Your previous reply could not be used: {error}. Reply again with only one JSON object "
     "that matches the {schema} schema. No prose, no code fences."
 )
+_REPAIR_TEXT = (
+    "Your previous reply could not be used: {error}. Reply again, exactly in the format the "
+    "instructions ask for."
+)
 # Transport-level failures: the SDK already retried these with backoff.
 _TRANSPORT = (openai.APIError, TimeoutError, ConnectionError)
 
@@ -173,18 +177,23 @@ async def decide(
 
 
 async def _ask(
-    role: str, schema: type[BaseModel], prompt: str, messages: list[BaseMessage]
-) -> tuple[BaseModel | BaseMessage | None, str]:
+    role: str,
+    schema: type[D],
+    prompt: str,
+    messages: list[BaseMessage],
+    read: Callable[[str], D] | None = None,
+) -> tuple[D | BaseMessage | None, str]:
     """One call: the decision, or the unusable reply and what is wrong with it.
 
     The reply is ``None`` after a transport failure (the SDK has already retried those).
+    With ``read``, the reply is plain text in the prompt's own format, read by ``read``;
+    otherwise it is JSON for ``schema``, asked for with ``response_format``.
     """
     rm = role_models()[role]
     config: Any = {"tags": ["nostream", f"role:{role}"], "run_name": prompt}
+    kwargs = {} if read else {"response_format": _response_format(schema)}
     try:
-        reply = await rm.runnable.ainvoke(
-            messages, config, response_format=_response_format(schema)
-        )
+        reply = await rm.runnable.ainvoke(messages, config, **kwargs)
     except openai.LengthFinishReasonError:
         await record_usage(role, rm.model, prompt, None)
         return AIMessage(content=""), "the reply was cut off (finish_reason=length)"
@@ -193,12 +202,23 @@ async def _ask(
     assert isinstance(reply, AIMessage)
     await record_usage(role, rm.model, prompt, reply)
     try:
-        return parse_reply(reply, schema), ""
+        return _read(reply, schema, read), ""
     except OutputError as exc:
         return reply, str(exc)
 
 
-def _repair(error: str, schema: type[BaseModel]) -> HumanMessage:
+def _read(message: BaseMessage, schema: type[D], read: Callable[[str], D] | None) -> D:
+    """The decision in ``message``: JSON for ``schema``, or text read by ``read``."""
+    if read is None:
+        return parse_reply(message, schema)
+    if message.response_metadata.get("finish_reason") == "length":
+        raise OutputError("the reply was cut off (finish_reason=length)")
+    return read(message.content if isinstance(message.content, str) else str(message.content))
+
+
+def _repair(error: str, schema: type[BaseModel], text: bool = False) -> HumanMessage:
+    if text:
+        return HumanMessage(_REPAIR_TEXT.format(error=error))
     return HumanMessage(_REPAIR.format(error=error, schema=schema.__name__))
 
 
@@ -223,18 +243,21 @@ async def decide_early(
     *,
     early: Callable[[str], D | None],
     fallback: Callable[[], Awaitable[D]],
+    read: Callable[[str], D] | None = None,
 ) -> D:
     """Like :func:`decide`, but streamed, returning as soon as ``early(partial_text)`` can.
 
-    The rules screen gates the reply's tokens; waiting for its whole JSON would add its
-    generation time to the reply's first token.  Its first field settles the common case
+    The rules screen gates the reply's tokens; waiting for its whole reply would add its
+    generation time to the reply's first token.  Its first word settles the common case
     ("allow"), so it is read from the stream; the rest of the reply is drained in the
     background (usage is still recorded).  An unusable reply gets the same one repair.
+    ``read`` reads a plain-text reply (see :func:`_ask`); without it the reply is JSON.
     """
     rm = role_models()[role]
     messages = _messages(prompt, values)
     config: Any = {"tags": ["nostream", f"role:{role}"], "run_name": prompt}
-    stream = rm.runnable.astream(messages, config, response_format=_response_format(schema))
+    kwargs = {} if read else {"response_format": _response_format(schema)}
+    stream = rm.runnable.astream(messages, config, **kwargs)
     full = AIMessageChunk(content="")
     try:
         async for chunk in stream:
@@ -252,11 +275,12 @@ async def decide_early(
         return await _fall_back(role, prompt, f"{type(exc).__name__}: {exc}", fallback)
     await record_usage(role, rm.model, prompt, full)
     try:
-        return parse_reply(full, schema)
+        return _read(full, schema, read)
     except OutputError as exc:
         error = str(exc)
     bad = AIMessage(content=full.content)
-    reply, error = await _ask(role, schema, prompt, [*messages, bad, _repair(error, schema)])
+    repair = _repair(error, schema, text=read is not None)
+    reply, error = await _ask(role, schema, prompt, [*messages, bad, repair], read)
     if isinstance(reply, schema):
         return reply
     return await _fall_back(role, prompt, error, fallback)

@@ -1,10 +1,12 @@
 """Chat models per role, built from :class:`~interview_graph.settings.Settings`.
 
-Roles: ``master`` (rules screen, topic decisions, speaker, advice), ``panelist`` (speech and
-reflection), ``evaluator`` (scores, round summaries, the recommendation) and ``planner``
-(job description → plan).  Each role gets its own model name and temperature, a bounded
-request timeout (the client's default would wait 600 s), the SDK's retries (exponential
-backoff that honours ``Retry-After`` on 429/5xx) and, if configured, a fallback model.
+Roles: ``master`` (topic decisions, speaker, advice), ``screen`` (the rules check that gates
+each reply; it answers with one word first, so a small fast model suits it; by default it
+uses the master's model), ``panelist`` (speech and reflection), ``evaluator`` (scores, round
+summaries, the recommendation) and ``planner`` (job description → plan).  Each role gets its
+own model name and temperature, a bounded request timeout (the client's default would wait
+600 s), the SDK's retries (exponential backoff that honours ``Retry-After`` on 429/5xx) and,
+if configured, a fallback model.
 The role travels in an ``X-Interview-Role`` header so proxies and the test server can tell
 calls apart.
 """
@@ -21,7 +23,7 @@ from langchain_openai import ChatOpenAI
 
 from ..settings import Settings, get_settings
 
-ROLES = ("master", "panelist", "evaluator", "planner")
+ROLES = ("master", "screen", "panelist", "evaluator", "planner")
 
 
 @dataclass(frozen=True)

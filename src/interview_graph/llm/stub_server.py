@@ -14,8 +14,9 @@ What a request gets back:
 * **Generated replies** follow the request: ``response_format`` ``json_schema`` → JSON valid
   for that schema (:func:`sample_instance`), ``json_object`` → a JSON object, ``tools`` → a
   ``tool_calls`` message for the chosen (or first) tool with valid arguments, otherwise a short
-  sentence echoing the last user message.  A small table of heuristics (``_HEURISTICS``)
-  makes interviews look sensible, e.g. a rules verdict blocks prompt injection.
+  sentence echoing the last user message (for the ``screen`` role: ``ALLOW``, or ``BLOCK`` and a
+  JSON line on prompt injection).  A small table of heuristics (``_HEURISTICS``) makes
+  interviews look sensible, e.g. a rules verdict blocks prompt injection.
 * **Timing**: ``ttft`` seconds before the first byte, then ``tps`` pieces per second.
 * **Faults**, scripted or drawn at random (``fault_rate``, reproducible with ``seed``):
   429 with ``Retry-After``, 500, a stall longer than the client's timeout, JSON cut off with
@@ -594,7 +595,20 @@ _TEMPLATES = (
 
 
 def generated_text(request: ChatRequest) -> str:
-    """A short, deterministic reply that echoes a few words of the last user message."""
+    """A short, deterministic reply that echoes a few words of the last user message.
+
+    The ``screen`` role gets a rules verdict in its text format instead: ``ALLOW``, or
+    ``BLOCK`` and a JSON line when the candidate's input looks like prompt injection.
+    """
+    if request.role == "screen":
+        if not looks_like_injection(request.last_user_text()):
+            return "ALLOW"
+        details = {
+            "category": "prompt_injection",
+            "notice": "Let's keep to the interview question, please.",
+            "reason": "the input tries to instruct the interview system",
+        }
+        return "BLOCK\n" + json.dumps(details)
     words = _WORD.findall(_focus(request.last_user_text()))
     if not words:
         return "Thanks. Could you tell me a little more about that?"

@@ -7,6 +7,7 @@ plan's public question text; knowledge notes, advice and reflections stay privat
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -48,6 +49,63 @@ async def consult_knowledge(state: PanelistState, runtime: Runtime[Any]) -> dict
     return {"notes": [{"doc": h.doc_id, "title": h.title, "snippet": h.snippet} for h in hits]}
 
 
+async def _gated(
+    speech: AsyncIterator[str],
+    screen: asyncio.Task[RulesVerdict] | None,
+    emit: Callable[[str], None],
+) -> tuple[list[str], RulesVerdict | None]:
+    """Stream ``speech`` through ``emit``, holding it until ``screen`` allows it.
+
+    Whichever comes first is served: a chunk is held while the verdict is out, and the held
+    chunks go out the moment the verdict allows them (not when the next chunk happens to
+    arrive).  On a block nothing is emitted and the speech is abandoned.
+
+    Returns:
+        Every chunk said (emitted or not) and the verdict (None when nothing was screened).
+    """
+    parts: list[str] = []
+    verdict: RulesVerdict | None = None
+    chunks = aiter(speech)
+    if screen is not None:
+        following: asyncio.Future[str] | None = asyncio.ensure_future(anext(chunks))
+        try:
+            while verdict is None:
+                assert following is not None
+                racing: set[asyncio.Future[Any]] = {following, screen}
+                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+                if following.done():
+                    try:
+                        parts.append(following.result())
+                    except StopAsyncIteration:
+                        following = None
+                        verdict = await screen
+                        break
+                    following = asyncio.ensure_future(anext(chunks))
+                if screen.done():
+                    verdict = screen.result()
+        finally:
+            if following is not None and (verdict is None or verdict.action == "block"):
+                following.cancel()
+                # Let the cancelled step finish before the caller closes the generator (an
+                # async generator cannot be closed while a step of it is still running).
+                await asyncio.wait({following})
+        if verdict.action == "block":
+            return parts, verdict
+        for early in parts:
+            emit(early)
+        if following is not None:
+            try:
+                chunk = await following
+            except StopAsyncIteration:
+                return parts, verdict
+            parts.append(chunk)
+            emit(chunk)
+    async for chunk in chunks:
+        parts.append(chunk)
+        emit(chunk)
+    return parts, verdict
+
+
 async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Say the line, streaming it token by token, then log it once (idempotent key).
 
@@ -78,34 +136,16 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
         "notes": [n["snippet"] for n in state.get("notes", [])[:3]],
         "memory": state["memory"],
     }
-    parts: list[str] = []
-    held: list[str] = []
-    verdict: RulesVerdict | None = None
     speech = svc.brain.speak(panelist, intent, topic, round_, scene)
     try:
-        async for chunk in speech:
-            parts.append(chunk)
-            if screen is not None and verdict is None:
-                if not screen.done():
-                    held.append(chunk)
-                    continue
-                verdict = screen.result()
-                if verdict.action == "block":
-                    break
-                for early in held:
-                    emit(early)
-                held = []
-            emit(chunk)
+        parts, verdict = await _gated(speech, screen, emit)
     finally:
         await speech.aclose()  # type: ignore[attr-defined]  # async generators have aclose
-        if screen is not None and verdict is None:
-            verdict = await screen
+        if screen is not None and not screen.done():
+            screen.cancel()  # the speech failed: nobody will read the verdict
     if verdict is not None and verdict.action == "block":
         parts = [verdict.notice or "Let's keep to the interview question, please."]
         emit(parts[0])
-    else:
-        for early in held:
-            emit(early)
     said = "".join(parts).strip()
     event = await svc.log.append(
         interview_id(runtime),
