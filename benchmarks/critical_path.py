@@ -76,7 +76,7 @@ def call_name(body: dict[str, Any], role: str) -> str:
 def timing(body: dict[str, Any], role: str, ttft: float, tps: float) -> tuple[float, float, float]:
     """(first content piece, verdict readable, last byte) after arrival, by the stub's rules.
 
-    The stub sleeps ``ttft``, then streams one piece every ``1/tps`` seconds (a non-streamed
+    The stub sends the first piece after ``ttft``, then one every ``1/tps`` seconds (a non-streamed
     reply takes as long as streaming it would).  Composing the reply again from the recorded
     body gives its exact pieces: generation is deterministic.  "Verdict readable" is when the
     streamed text first reads as an "allow" (the whole reply otherwise).
@@ -94,7 +94,7 @@ def timing(body: dict[str, Any], role: str, ttft: float, tps: float) -> tuple[fl
         if _early_allow(text) is not None:
             readable = k
             break
-    return ttft + step, ttft + readable * step, ttft + len(pieces) * step
+    return ttft, ttft + (readable - 1) * step, ttft + (len(pieces) - 1) * step
 
 
 async def answer_turns(

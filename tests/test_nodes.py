@@ -13,6 +13,7 @@ from langgraph.types import Command
 from interview_graph.activity import nodes as activity
 from interview_graph.candidate import nodes as candidate
 from interview_graph.context import InterviewContext, close_logs
+from interview_graph.knowledge import knowledge_for, knowledge_query
 from interview_graph.master import nodes as master
 from interview_graph.master.state import new_progress
 from interview_graph.memory import empty_memory
@@ -327,3 +328,23 @@ async def test_adversarial_personas_reply_in_character(rt: Runtime[Any]) -> None
     assert replies["off_topic"]["text"] in candidate.OFF_TOPIC
     assert replies["injection"]["text"] in candidate.INJECTIONS
     assert replies["paste"]["code"] in [a.code for a in T0.coding.reference_approaches]  # type: ignore[union-attr]
+
+
+async def test_the_plans_own_lookups_are_answered_from_the_table() -> None:
+    plan = resolve_plan("backend_engineer")
+    kb = knowledge_for(plan)
+    topic = plan.rounds[0].topics[0]
+    tags = list(topic.knowledge_tags)
+    for kp in [None, *topic.key_points]:
+        query = knowledge_query(topic, kp)
+        expected = kb.search_sync(query, tags)
+        assert expected, "the topic's documents are found"
+        # No worker thread: the answer is ready before the coroutine is ever scheduled.
+        coro = kb.search(query, tags)
+        with pytest.raises(StopIteration) as done:
+            coro.send(None)
+        assert done.value.value == expected
+    # Anything else (a model's own query) still searches the index.
+    assert await kb.search("consistent hashing replicas", tags) == kb.search_sync(
+        "consistent hashing replicas", tags
+    )

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from statistics import mean
 from typing import Any, Literal
 
+from ..knowledge import knowledge_query
 from ..plans.models import InterviewPlan, Panelist, QuestionKind, Round, Topic
 from .base import register_engine
 from .coverage import cover, words
@@ -300,7 +301,7 @@ class OfflineBrain:
         query = ""
         if topic is not None:
             kp = next((k for k in topic.key_points if k.id == key_point), None)
-            query = " ".join(filter(None, [topic.question, kp.text if kp else ""]))
+            query = knowledge_query(topic, kp)
         note = f"{task['move']} on {topic.id if topic else 'round'}" + (
             f", probing {key_point}" if task["move"] == "follow_up" else ""
         )

@@ -17,7 +17,7 @@ What a request gets back:
   sentence echoing the last user message (for the ``screen`` role: ``ALLOW``, or ``BLOCK`` and a
   JSON line on prompt injection).  A small table of heuristics (``_HEURISTICS``) makes
   interviews look sensible, e.g. a rules verdict blocks prompt injection.
-* **Timing**: ``ttft`` seconds before the first byte, then ``tps`` pieces per second.
+* **Timing**: ``ttft`` seconds before the first token, then ``tps`` pieces per second.
 * **Faults**, scripted or drawn at random (``fault_rate``, reproducible with ``seed``):
   429 with ``Retry-After``, 500, a stall longer than the client's timeout, JSON cut off with
   ``finish_reason="length"``, and well-formed JSON that violates the schema.
@@ -164,7 +164,7 @@ class StubConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ttft: float = Field(default=0.0, ge=0, description="Seconds before the first byte.")
+    ttft: float = Field(default=0.0, ge=0, description="Seconds before the first token.")
     tps: float = Field(
         default=0.0, ge=0, description="Streamed pieces per second; 0 means no delay."
     )
@@ -841,8 +841,9 @@ async def _events(
             {"role": "assistant", "content": None, "tool_calls": [{**call, "function": function}]}
         )
     delay = 1 / state.config.tps if state.config.tps > 0 else 0.0
-    for piece in completion.pieces:
-        await state.sleep(delay)
+    for k, piece in enumerate(completion.pieces):
+        if k:  # the first piece goes out at ttft (time to first token), then one per 1/tps
+            await state.sleep(delay)
         if completion.tool is None:
             yield chunk({"content": piece})
         else:
@@ -1119,7 +1120,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8911)
     parser.add_argument("--config", type=Path, help="StubConfig as a JSON or YAML file.")
-    parser.add_argument("--ttft", type=float, help="Seconds before the first byte.")
+    parser.add_argument("--ttft", type=float, help="Seconds before the first token.")
     parser.add_argument("--tps", type=float, help="Streamed pieces per second (0: no delay).")
     parser.add_argument("--fault-rate", type=float, help="Chance of a random fault (0..1).")
     parser.add_argument("--seed", type=int, help="Seed of the random fault sequences.")
