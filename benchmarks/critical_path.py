@@ -298,6 +298,7 @@ async def breakdown(turns: int, plan: str, level: str) -> dict[str, Any]:
                         context=session.context,
                         stream_mode=["custom", "tasks"],
                         subgraphs=True,
+                        durability="exit",  # as InterviewSession.step runs it
                     ):
                         now = (time.perf_counter() - t0) * 1000
                         if mode == "tasks" and isinstance(chunk, dict) and first is None:
@@ -318,7 +319,7 @@ async def breakdown(turns: int, plan: str, level: str) -> dict[str, Any]:
                         speak = [
                             r.received_at
                             for r in recent
-                            if r.body.get("stream") and not r.body.get("response_format")
+                            if r.role == "panelist" and r.body.get("stream")
                         ]
                         if speak:
                             speak_at.append((speak[0] - wall0) * 1000)
