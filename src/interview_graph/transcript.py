@@ -14,7 +14,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -72,6 +72,47 @@ class Event(BaseModel):
     def draft(cls, interview_id: str, key: str, kind: str, **fields: Any) -> Event:
         """An event not stored yet: the store assigns its ``seq`` and ``ts`` on insert."""
         return cls(interview_id=interview_id, key=key, kind=kind, seq=0, ts=0.0, **fields)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Event:
+        """An event from a row of :data:`COLUMNS` (``data`` as JSON text or already decoded)."""
+        fields = dict(zip(COLUMNS, row, strict=True))
+        if isinstance(fields["data"], str):
+            fields["data"] = json.loads(fields["data"])
+        return cls(**fields)
+
+    def row(self, encode: Callable[[dict[str, Any]], Any]) -> tuple[Any, ...]:
+        """This event as a row of :data:`COLUMNS`, ``data`` passed through ``encode``."""
+        return tuple(encode(self.data) if c == "data" else getattr(self, c) for c in COLUMNS)
+
+
+# The events table's columns, in the order both stores insert and select them.
+COLUMNS = (
+    "interview_id",
+    "seq",
+    "key",
+    "kind",
+    "visibility",
+    "round_id",
+    "speaker",
+    "text",
+    "data",
+    "ts",
+)
+
+
+def events_query(
+    interview_id: str, after: int, filters: dict[str, str | None], placeholder: str
+) -> tuple[str, list[Any]]:
+    """The SELECT of :meth:`EventStore.events` in a store's parameter style (``?``/``%s``)."""
+    sql = f"SELECT {', '.join(COLUMNS)} FROM events WHERE interview_id = {placeholder} "
+    sql += f"AND seq > {placeholder}"
+    args: list[Any] = [interview_id, after]
+    for column, value in filters.items():
+        if value is not None:
+            sql += f" AND {column} = {placeholder}"
+            args.append(value)
+    return sql + " ORDER BY seq", args
 
 
 def is_postgres(database: str | Path) -> bool:
@@ -217,19 +258,8 @@ class EventLog:
         ) or (0,)
         event = event.model_copy(update={"seq": int(last) + 1, "ts": time.time()})
         await db.execute(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                event.interview_id,
-                event.seq,
-                event.key,
-                event.kind,
-                event.visibility,
-                event.round_id,
-                event.speaker,
-                event.text,
-                json.dumps(event.data, sort_keys=True),
-                event.ts,
-            ),
+            f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+            event.row(lambda data: json.dumps(data, sort_keys=True)),
         )
         return event
 
@@ -365,25 +395,6 @@ class EventLog:
         round_id: str | None = None,
     ) -> list[Event]:
         """Events of ``interview_id`` with ``seq > after``, in order, optionally filtered."""
-        sql = "SELECT * FROM events WHERE interview_id = ? AND seq > ?"
-        args: list[Any] = [interview_id, after]
-        for column, value in (("visibility", visibility), ("kind", kind), ("round_id", round_id)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                args.append(value)
-        rows = await self._db().execute_fetchall(sql + " ORDER BY seq", args)
-        return [
-            Event(
-                interview_id=r[0],
-                seq=r[1],
-                key=r[2],
-                kind=r[3],
-                visibility=r[4],
-                round_id=r[5],
-                speaker=r[6],
-                text=r[7],
-                data=json.loads(r[8]),
-                ts=r[9],
-            )
-            for r in rows
-        ]
+        filters = {"visibility": visibility, "kind": kind, "round_id": round_id}
+        sql, args = events_query(interview_id, after, filters, "?")
+        return [Event.from_row(r) for r in await self._db().execute_fetchall(sql, args)]

@@ -17,7 +17,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from .transcript import Event, Visibility
+from .transcript import COLUMNS, Event, Visibility, events_query
 
 # Advisory-lock classes (first key of the two-int form), so our locks never meet each other's.
 SEQ_LOCK = 1
@@ -54,8 +54,6 @@ CREATE TABLE IF NOT EXISTS inputs (
 );
 """
 
-_COLUMNS = "interview_id, seq, key, kind, visibility, round_id, speaker, text, data, ts"
-
 
 def pool_for(url: str, *, max_size: int = 10) -> AsyncConnectionPool[AsyncConnection[Any]]:
     """A pool configured as ``AsyncPostgresSaver`` needs it (autocommit, dict rows, no prepare)."""
@@ -76,21 +74,6 @@ async def setup_lock(conn: AsyncConnection[Any]) -> None:
 async def setup_unlock(conn: AsyncConnection[Any]) -> None:
     """Release :func:`setup_lock`."""
     await conn.execute("SELECT pg_advisory_unlock(%s, 0)", (SETUP_LOCK,))
-
-
-def _event(row: dict[str, Any]) -> Event:
-    return Event(
-        interview_id=row["interview_id"],
-        seq=row["seq"],
-        key=row["key"],
-        kind=row["kind"],
-        visibility=row["visibility"],
-        round_id=row["round_id"],
-        speaker=row["speaker"],
-        text=row["text"],
-        data=row["data"],
-        ts=row["ts"],
-    )
 
 
 class PostgresEventLog:
@@ -145,19 +128,9 @@ class PostgresEventLog:
         last = int(row["last"]) if row else 0
         event = event.model_copy(update={"seq": last + 1, "ts": time.time()})
         await conn.execute(
-            f"INSERT INTO events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                event.interview_id,
-                event.seq,
-                event.key,
-                event.kind,
-                event.visibility,
-                event.round_id,
-                event.speaker,
-                event.text,
-                Jsonb(event.data),
-                event.ts,
-            ),
+            f"INSERT INTO events ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(COLUMNS))})",
+            event.row(Jsonb),
         )
         return event
 
@@ -299,13 +272,9 @@ class PostgresEventLog:
         round_id: str | None = None,
     ) -> list[Event]:
         """Events of ``interview_id`` with ``seq > after``, in order, optionally filtered."""
-        sql = f"SELECT {_COLUMNS} FROM events WHERE interview_id = %s AND seq > %s"
-        args: list[Any] = [interview_id, after]
-        for column, value in (("visibility", visibility), ("kind", kind), ("round_id", round_id)):
-            if value is not None:
-                sql += f" AND {column} = %s"
-                args.append(value)
+        filters = {"visibility": visibility, "kind": kind, "round_id": round_id}
+        sql, args = events_query(interview_id, after, filters, "%s")
         async with self._db().connection() as conn:
-            cur = await conn.execute(sql + " ORDER BY seq", args)
+            cur = await conn.execute(sql, args)
             rows = await cur.fetchall()
-        return [_event(r) for r in rows]
+        return [Event.from_row(list(r.values())) for r in rows]
