@@ -9,6 +9,7 @@ production, so the benchmark's client never shares an event loop (or the GIL) wi
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -22,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -496,6 +497,54 @@ def update_results(name: str, markdown: str, path: Path = RESULTS_MD) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
+
+
+def add_report_flag(parser: argparse.ArgumentParser, name: str) -> None:
+    """``--report``: re-render a benchmark's PNG and RESULTS.md section from its JSON."""
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help=f"only re-render the PNG and the RESULTS.md section from <out>/{name}.json",
+    )
+
+
+Render = Callable[[dict[str, Any]], str]
+Plot = Callable[[dict[str, Any], Path], None]
+
+
+def rerender(
+    out: Path,
+    name: str,
+    plot: Plot,
+    markdown: Render,
+    refresh: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """``--report``: re-render from ``<out>/<name>.json``.
+
+    ``refresh`` updates the data first (e.g. recomputes findings; saved back), then the PNG
+    is plotted and the RESULTS.md section rewritten.
+    """
+    data = json.loads((out / f"{name}.json").read_text())
+    if refresh is not None:
+        refresh(data)
+        write_json(out, name, data)
+    plot(data, out / f"{name}.png")
+    update_results(name, markdown(data))
+
+
+def publish(
+    out: Path, name: str, data: dict[str, Any], plot: Plot, markdown: Render, *, small: bool
+) -> None:
+    """Write the JSON and the PNG, and (a full run into the default folder) RESULTS.md.
+
+    A smoke run (``small``), or a run written elsewhere with ``--out``, leaves RESULTS.md
+    alone.
+    """
+    path = write_json(out, name, data)
+    plot(data, out / f"{name}.png")
+    if not small and out.resolve() == DEFAULT_OUT.resolve():
+        update_results(name, markdown(data))
+    print(f"wrote {path}", flush=True)
 
 
 def ms(seconds: float) -> str:

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/concurrency.py [--small] [--sizes 10,100,500]``.
 
 For each N: a fresh server (``uvicorn server:app``, one process, LLM mode) against the stub
-LLM in its own process (time to first byte ``L = 0.3 s``), and N simulated candidates in this
+LLM in its own process (time to first token ``L = 0.3 s``), and N simulated candidates in this
 process, each on its own WebSocket: log in, start an interview, then answer every question
 after a think time drawn from 2–5 s of panel silence.  Sessions start over a ramp, then
 turns are measured over a fixed window; a turn still waiting for its reply when the window
@@ -15,16 +15,16 @@ per session (RSS growth over the idle server / N), the stub's and this client's 
 three share the machine's cores), and errors.  The largest N with p99 added latency
 ≤ 100 ms is the headline.
 
-The stub replies with instant decoding by default (``--tps 0``): with a token rate, the
-rules screen's whole JSON reply gates the first token (see the critical-path section), a
-fixed cost that would hide what load adds.  ``--engine offline`` runs the same load on the
-offline engine for a quick sanity check (no stub; ``L`` is 0 then).
+The stub replies with instant decoding by default (``--tps 0``): the first token needs only
+the first piece of ``speak`` and of the rules screen (see the critical-path section), so a
+token rate would only lengthen replies, not the latency measured here.  ``--engine offline``
+runs the same load on the offline engine for a quick sanity check (no stub; ``L`` is 0 then).
 
 A size whose sessions cannot all start within ``--start-timeout`` seconds is reported as
 such, and larger sizes are skipped.
 
-Writes ``<out>/concurrency.json`` and ``<out>/concurrency.png``; a full run also rewrites its
-section of ``benchmarks/RESULTS.md``.
+Writes ``<out>/concurrency.json`` and ``<out>/concurrency.png``; a full run into the
+default ``--out`` also rewrites its section of ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -374,16 +375,11 @@ def findings(data: dict[str, Any]) -> list[str]:
         out.append(
             "Errors and unfinished answers at N = "
             + ", ".join(str(r["n"]) for r in locked)
-            + " come from one server failure, seen in the per-user logs each time: right after "
-            "an interview ends (its `report` and `interview_ended` are logged), no interview on "
-            "the server logs anything for about 18 s, then the event log's "
-            "`EventLog._write` gives up on `BEGIN IMMEDIATE` after its 100 retries with "
-            "`sqlite3.OperationalError: database is locked`, in `mark_consumed` (that "
-            "interview's runner dies), `create_interview` (a `start` fails: `internal`) and "
-            "`record_input` (`message` frames fail). The only other connection to the file "
-            "is the checkpointer's, so it must have held the write lock that long. It is not "
-            "load: it happened at N = 5 on an idle machine, and once with a single client in "
-            "the critical-path benchmark."
+            + " come from the event log failing writes with `database is locked` "
+            "(SQLITE_BUSY_SNAPSHOT: its own connection pinning a stale read snapshot), which "
+            "stalled every interview for ~18 s at interviews' ends until commit 53a5bb9 made "
+            "every event-log read a single `execute_fetchall`. Seeing it again means that fix "
+            "regressed (tests/test_transcript.py guards it)."
         )
     for r in data["runs"]:
         if not r.get("completed"):
@@ -406,8 +402,24 @@ def findings(data: dict[str, Any]) -> list[str]:
             "interview's checkpoints and events going through two SQLite connections; "
             f"throughput stopped growing at ≈{max(r['turns_per_s'] for r in busy):.0f} turns/s."
         )
+    for r in data["runs"]:
         for kind, count in (r.get("server_exceptions") or {}).items():
             out.append(f"N={r['n']}: the server logged {count} × `{kind}`.")
+    unsaturated = [r for r in measured if r["added"]["p50"] < 0.2 and r["turns_per_s"] > 0]
+    if unsaturated and busy:
+        # Offered load per session, from the runs that kept up; capacity from saturation.
+        per_session = max(r["turns_per_s"] / r["n"] for r in unsaturated)
+        capacity = max(r["turns_per_s"] for r in busy)
+        cpu = statistics.median(r["server_cpu_ms_per_turn"] for r in unsaturated)
+        out.append(
+            f"Capacity: a session offers ≈{per_session:.3f} turns/s (think time plus the "
+            f"reply), so N = 1000 offers ≈{per_session * 1000:.0f} turns/s; one server "
+            f"process saturates at ≈{capacity:.0f} turns/s, at ≈{cpu:.0f} ms of CPU per turn "
+            "(the graph's steps, four model calls through langchain-openai, event-log and "
+            f"checkpoint writes). That caps one process near N ≈ {capacity / per_session:.0f} "
+            "at this think time; more needs more processes (PostgreSQL scale-out, one "
+            "instance per core behind nginx) or less CPU per turn."
+        )
     out += [f"N={n}: skipped after a smaller size could not start." for n in data["skipped"]]
     return out
 
@@ -456,17 +468,10 @@ def main() -> None:
                         help="keep other sizes' results from an earlier run's JSON")
     parser.add_argument("--plan", default="backend_engineer")
     parser.add_argument("--out", type=Path, default=b.DEFAULT_OUT)
-    parser.add_argument(
-        "--report", action="store_true",
-        help="only re-render the PNG and the RESULTS.md section from <out>/" + NAME + ".json",
-    )
+    b.add_report_flag(parser, NAME)
     args = parser.parse_args()
     if args.report:
-        data = json.loads((args.out / f"{NAME}.json").read_text())
-        data["findings"] = findings(data)
-        b.write_json(args.out, NAME, data)
-        plot(data, args.out / f"{NAME}.png")
-        b.update_results(NAME, markdown(data))
+        b.rerender(args.out, NAME, plot, markdown, lambda d: d.update(findings=findings(d)))
         return
     if args.small:
         args.sizes, args.ttft = "2,4", 0.05
@@ -503,11 +508,7 @@ def main() -> None:
     data["findings"] = findings(data)
     for f in data["findings"]:
         print("-", f)
-    path = b.write_json(args.out, NAME, data)
-    plot(data, args.out / f"{NAME}.png")
-    if not args.small:
-        b.update_results(NAME, markdown(data))
-    print(f"wrote {path}", flush=True)
+    b.publish(args.out, NAME, data, plot, markdown, small=args.small)
 
 
 if __name__ == "__main__":

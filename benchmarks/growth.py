@@ -21,8 +21,8 @@ candidate answering from the sample answers and key points, 200+ turns.  Per tur
 Targets: turn 200 / turn 20 ≤ 1.5 for both (each as the mean of a ±10-turn window, since turns
 differ by kind: a topic's last answer also triggers its evaluation).
 
-Writes ``<out>/growth.json`` and ``<out>/growth.png``; a full run also rewrites its section of
-``benchmarks/RESULTS.md``.
+Writes ``<out>/growth.json`` and ``<out>/growth.png``; a full run into the
+default ``--out`` also rewrites its section of ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import json
 import os
 import sqlite3
 import statistics
@@ -379,15 +378,10 @@ def main() -> None:
     parser.add_argument("--half", type=int, default=10, help="half-width of the turn window")
     parser.add_argument("--level", default="average", choices=["strong", "average", "weak"])
     parser.add_argument("--out", type=Path, default=b.DEFAULT_OUT)
-    parser.add_argument(
-        "--report", action="store_true",
-        help="only re-render the PNG and the RESULTS.md section from <out>/" + NAME + ".json",
-    )
+    b.add_report_flag(parser, NAME)
     args = parser.parse_args()
     if args.report:
-        data = json.loads((args.out / f"{NAME}.json").read_text())
-        plot(data, args.out / f"{NAME}.png")
-        b.update_results(NAME, markdown(data))
+        b.rerender(args.out, NAME, plot, markdown)
         return
     if args.small:
         args.turns, args.repeat, args.early, args.late, args.half = 12, 2, 3, 10, 1
@@ -415,11 +409,7 @@ def main() -> None:
     for key, row in data["compare"].items():
         print(f"- {key}: turn {args.early} {row['early']:.0f}, turn {args.late} "
               f"{row['late']:.0f}, ratio {row['ratio']:.2f}")
-    path = b.write_json(args.out, NAME, data)
-    plot(data, args.out / f"{NAME}.png")
-    if not args.small:
-        b.update_results(NAME, markdown(data))
-    print(f"wrote {path}", flush=True)
+    b.publish(args.out, NAME, data, plot, markdown, small=args.small)
 
 
 if __name__ == "__main__":

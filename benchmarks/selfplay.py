@@ -2,15 +2,14 @@
 
 Run: ``.venv/bin/python benchmarks/selfplay.py [--repeat N] [--small]``.  Target (issue 2):
 every shipped plan completes offline in under 10 s.  Prints a Markdown table, writes
-``<out>/selfplay.json`` and ``<out>/selfplay.png``; a full run also rewrites its section of
-``benchmarks/RESULTS.md``.
+``<out>/selfplay.json`` and ``<out>/selfplay.png``; a full run into the
+default ``--out`` also rewrites its section of ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -105,15 +104,10 @@ def main() -> None:
     parser.add_argument("--personas", default="strong,average,weak")
     parser.add_argument("--small", action="store_true", help="one plan, one persona, once")
     parser.add_argument("--out", type=Path, default=b.DEFAULT_OUT)
-    parser.add_argument(
-        "--report", action="store_true",
-        help="only re-render the PNG and the RESULTS.md section from <out>/" + NAME + ".json",
-    )
+    b.add_report_flag(parser, NAME)
     args = parser.parse_args()
     if args.report:
-        data = json.loads((args.out / f"{NAME}.json").read_text())
-        plot(data, args.out / f"{NAME}.png")
-        b.update_results(NAME, markdown(data))
+        b.rerender(args.out, NAME, plot, markdown)
         return
     plans = [p.stem for p in plan_files()]
     if args.small:
@@ -141,11 +135,7 @@ def main() -> None:
         "load_before": load_before,
         "load_after": b.loadavg(),
     }
-    path = b.write_json(args.out, NAME, data)
-    plot(data, args.out / f"{NAME}.png")
-    if not args.small:
-        b.update_results(NAME, markdown(data))
-    print(f"wrote {path}", flush=True)
+    b.publish(args.out, NAME, data, plot, markdown, small=args.small)
 
 
 if __name__ == "__main__":
