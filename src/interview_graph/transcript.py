@@ -209,9 +209,9 @@ class EventLog:
             # The checkpointer writes to the same file from another connection: wait for its
             # lock instead of failing, and take write locks up front (BEGIN IMMEDIATE) so a
             # read-then-write never has to upgrade, which SQLite cannot always do.
-            await self._conn.execute("PRAGMA busy_timeout=10000")
-            await self._conn.execute("PRAGMA journal_mode=WAL")
-            await self._conn.execute("PRAGMA synchronous=NORMAL")
+            await self._conn.execute_fetchall("PRAGMA busy_timeout=10000")
+            await self._conn.execute_fetchall("PRAGMA journal_mode=WAL")
+            await self._conn.execute_fetchall("PRAGMA synchronous=NORMAL")
             await self._conn.executescript(_SCHEMA)
             await self._conn.commit()
         return self
@@ -247,21 +247,26 @@ class EventLog:
             raise RuntimeError("EventLog is not open")
         return self._conn
 
-    async def _insert(self, event: Event) -> Event:
-        """Insert ``event`` at the interview's next seq; call inside :meth:`_write`."""
-        db = self._db()
-        (last,) = _first(
-            await db.execute_fetchall(
-                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE interview_id = ?",
-                (event.interview_id,),
+    async def _insert(self, event: Event) -> Event | None:
+        """Insert ``event`` at the interview's next seq, or None if its key is taken.
+
+        One statement: SQLite takes the write lock before the statement reads ``MAX(seq)``,
+        so it needs no transaction of its own, and an append costs two calls on the
+        connection's thread (this and the commit) instead of five.  Call it holding
+        :attr:`_lock` (inside :meth:`_write`, or alone followed by a commit).
+        """
+        event = event.model_copy(update={"ts": time.time()})
+        row = event.row(lambda data: json.dumps(data, sort_keys=True))
+        values = [v for c, v in zip(COLUMNS, row, strict=True) if c != "seq"]
+        picks = ", ".join("COALESCE(MAX(seq), 0) + 1" if c == "seq" else "?" for c in COLUMNS)
+        inserted = _first(
+            await self._db().execute_fetchall(
+                f"INSERT INTO events ({', '.join(COLUMNS)}) SELECT {picks} FROM events "
+                "WHERE interview_id = ? ON CONFLICT (interview_id, key) DO NOTHING RETURNING seq",
+                [*values, event.interview_id],
             )
-        ) or (0,)
-        event = event.model_copy(update={"seq": int(last) + 1, "ts": time.time()})
-        await db.execute(
-            f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-            event.row(lambda data: json.dumps(data, sort_keys=True)),
         )
-        return event
+        return None if inserted is None else event.model_copy(update={"seq": int(inserted[0])})
 
     async def append(
         self,
@@ -287,19 +292,22 @@ class EventLog:
             data=data or {},
         )
         db = self._db()
-        async with self._write():
-            row = _first(
-                await db.execute_fetchall(
-                    "SELECT seq, ts FROM events WHERE interview_id = ? AND key = ?",
-                    (interview_id, key),
-                )
+        async with self._lock:
+            try:
+                inserted = await self._insert(event)
+                await db.commit()
+            except BaseException:
+                await db.rollback()
+                raise
+        if inserted is not None:
+            return inserted
+        row = _first(
+            await db.execute_fetchall(
+                "SELECT seq, ts FROM events WHERE interview_id = ? AND key = ?",
+                (interview_id, key),
             )
-            if row is None:
-                event = await self._insert(event)
-            else:
-                event = event.model_copy(update={"seq": int(row[0]), "ts": float(row[1])})
-            await db.commit()
-        return event
+        )
+        return event.model_copy(update={"seq": int(row[0]), "ts": float(row[1])})
 
     async def record_input(
         self,
@@ -328,6 +336,8 @@ class EventLog:
                     data=data,
                 )
             )
+            if event is None:  # the same receipt twice: the caller's idempotency check failed
+                raise sqlite3.IntegrityError(f"input {key!r} of {interview_id} already recorded")
             await db.execute(
                 "INSERT INTO inputs VALUES (?, ?, ?, 0)",
                 (interview_id, event.seq, json.dumps(payload)),

@@ -283,8 +283,9 @@ class Runner:
                 if next_input is None:
                     return
                 value = next_input
-                if await self.session.pending() is None:
-                    break
+                # No pending() check here: it would read the checkpoint on the critical path,
+                # and `finished`, refreshed after every drive, already says whether the
+                # graph is waiting for input.
                 await self._drive(value)
                 await self.hub.store.log.mark_consumed(self.interview_id, value["seq"])
                 self.finished = await self.session.finished()
