@@ -235,7 +235,9 @@ async def _prune(args: argparse.Namespace) -> int:
     from .storage import prune
 
     database = args.database or get_settings().store
-    ids = await prune(database, older_than_days=args.finished_before, dry_run=args.dry_run)
+    ids = await prune(
+        database, older_than_days=args.finished_before, dry_run=args.dry_run, vacuum=args.vacuum
+    )
     for interview_id in ids:
         console.out(interview_id, highlight=False)
     verb = "would prune" if args.dry_run else "pruned"
@@ -284,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prn.add_argument("--database", help="SQLite file or postgresql:// DSN (default: settings)")
     prn.add_argument("--dry-run", action="store_true", help="only list what would be pruned")
+    prn.add_argument(
+        "--vacuum",
+        action="store_true",
+        help="SQLite: then shrink the file (VACUUM; writers wait meanwhile, so run it off-hours)",
+    )
     val = sub.add_parser("validate", help="validate plan files (default: every file in rounds/)")
     val.add_argument("files", nargs="*")
     val.add_argument(

@@ -103,6 +103,13 @@ class Settings(BaseSettings):
         description="PostgreSQL only: how long a resume waits for another process to release "
         "the interview before answering error interview_busy.",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=2,
+        description="PostgreSQL only: connections per process for checkpoints and the event "
+        "log (the process's lock session is one more). Size it so every process fits "
+        "PostgreSQL's max_connections.",
+    )
 
     @property
     def llm_configured(self) -> bool:

@@ -23,9 +23,11 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from .settings import get_settings
 from .transcript import EventStore, event_log_for, is_postgres
 
 log = logging.getLogger("interview_graph.storage")
@@ -47,7 +49,7 @@ async def open_saver(
         from .transcript_pg import pool_for, setup_lock, setup_unlock
 
         if pool is None:
-            pool = pool_for(str(database))
+            pool = pool_for(str(database), max_size=get_settings().database_pool_size)
             await pool.open(wait=True)
             stack.push_async_callback(pool.close)
         saver = AsyncPostgresSaver(conn=pool)
@@ -67,7 +69,7 @@ async def open_saver(
     # WAL + synchronous=NORMAL, like the event log: a commit no longer waits for an fsync
     # (FULL, the default, syncs the WAL on every checkpoint write).  Durable across process
     # crashes; a power cut can lose the last moments, as it can for the event log.
-    await sqlite.conn.execute("PRAGMA synchronous=NORMAL")
+    await sqlite.conn.execute_fetchall("PRAGMA synchronous=NORMAL")
     return sqlite
 
 
@@ -78,7 +80,7 @@ async def open_store(
     if is_postgres(database):
         from .transcript_pg import PostgresEventLog, pool_for
 
-        pool = pool_for(str(database))
+        pool = pool_for(str(database), max_size=get_settings().database_pool_size)
         await pool.open(wait=True)
         stack.push_async_callback(pool.close)
         pg_log = await PostgresEventLog(str(database), pool).open()
@@ -209,11 +211,16 @@ class Leases:
             await self._drop()
 
 
-async def prune(database: str | Path, *, older_than_days: float, dry_run: bool) -> list[str]:
+async def prune(
+    database: str | Path, *, older_than_days: float, dry_run: bool, vacuum: bool = False
+) -> list[str]:
     """Delete the checkpoints of interviews that ended more than ``older_than_days`` ago.
 
     The event log (transcript, inputs, the report event) stays; a pruned interview can no
-    longer continue, which a finished one never does anyway.
+    longer continue, which a finished one never does anyway.  SQLite keeps the freed pages
+    for reuse; ``vacuum`` then rewrites the file to give them back to the disk (it holds the
+    write lock meanwhile, so interviews on a running server wait: run it off-hours).
+    PostgreSQL's autovacuum does that job there, so ``vacuum`` is a no-op.
 
     Returns:
         The interviews whose checkpoints were (or, with ``dry_run``, would be) deleted.
@@ -229,4 +236,10 @@ async def prune(database: str | Path, *, older_than_days: float, dry_run: bool) 
         if not dry_run:
             for interview_id in chosen:
                 await saver.adelete_thread(interview_id)
-        return chosen
+    if vacuum and not dry_run and not is_postgres(database) and str(database) != ":memory:":
+        async with aiosqlite.connect(str(database)) as db:
+            # execute_fetchall: a PRAGMA returns a row, and a statement left unfinished on the
+            # connection makes VACUUM fail ("SQL statements in progress").
+            await db.execute_fetchall("PRAGMA busy_timeout=30000")
+            await db.execute("VACUUM")
+    return chosen
