@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from langgraph.types import Command
 from interview_graph.activity import nodes as activity
 from interview_graph.candidate import nodes as candidate
 from interview_graph.context import InterviewContext, close_logs
+from interview_graph.engine.decisions import RulesVerdict
 from interview_graph.knowledge import knowledge_for, knowledge_query
 from interview_graph.master import nodes as master
 from interview_graph.master.state import new_progress
@@ -348,3 +351,33 @@ async def test_the_plans_own_lookups_are_answered_from_the_table() -> None:
     assert await kb.search("consistent hashing replicas", tags) == kb.search_sync(
         "consistent hashing replicas", tags
     )
+
+
+async def test_held_speech_goes_out_the_moment_the_screen_allows_it() -> None:
+    async def speech() -> AsyncIterator[str]:
+        yield "Good. "
+        await asyncio.sleep(1.0)  # a slow second piece must not hold the first one back
+        yield "Why a heap?"
+
+    async def verdict(action: str, after: float) -> RulesVerdict:
+        await asyncio.sleep(after)
+        return RulesVerdict(action=action, category="ok", reason="test", notice="Stop.")
+
+    started = time.perf_counter()
+    emitted: list[tuple[str, float]] = []
+
+    def emit(text: str) -> None:
+        emitted.append((text, time.perf_counter() - started))
+
+    allow = asyncio.ensure_future(verdict("allow", 0.1))
+    parts, got = await panelist._gated(speech(), allow, emit)
+    assert got is not None and got.action == "allow"
+    assert parts == ["Good. ", "Why a heap?"] == [t for t, _ in emitted]
+    assert 0.1 <= emitted[0][1] < 0.5, "released with the verdict, not with the next piece"
+
+    emitted.clear()
+    gen = speech()
+    block = asyncio.ensure_future(verdict("block", 0.1))
+    parts, got = await panelist._gated(gen, block, emit)
+    assert got is not None and got.action == "block" and emitted == []
+    await gen.aclose()  # closable: no step of it is left running
