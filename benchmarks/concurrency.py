@@ -391,16 +391,17 @@ def findings(data: dict[str, Any]) -> list[str]:
                 f"{r['turns']} did); most sessions were still waiting for their opening "
                 "lines, so this row is a lower bound on latency, not a steady state."
             )
+    # Saturated: answers wait seconds for their first token (the queue, not the work).
     busy = [r for r in data["runs"] if r.get("completed") and r["turns"]
-            and r["cpu_per_s"]["server"] < 0.9 and r["added"]["p50"] > 1.0]
+            and r["added"]["p50"] > 1.0]
     if busy:
         out.append(
             "Past saturation the server process used "
             + ", ".join(f"{r['cpu_per_s']['server']:.2f}" for r in busy)
             + f" cores (N = {', '.join(str(r['n']) for r in busy)}) while latency grew to "
-            "seconds: one event loop (Python: at most one core for the graph work) with every "
-            "interview's checkpoints and events going through two SQLite connections; "
-            f"throughput stopped growing at ≈{max(r['turns_per_s'] for r in busy):.0f} turns/s."
+            "seconds: one event loop runs all the graph work (Python: one core), with SQLite's "
+            "and the HTTP client's threads beside it; throughput stopped growing at "
+            f"≈{max(r['turns_per_s'] for r in busy):.0f} turns/s."
         )
     for r in data["runs"]:
         for kind, count in (r.get("server_exceptions") or {}).items():
