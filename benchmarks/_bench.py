@@ -499,6 +499,21 @@ def update_results(name: str, markdown: str, path: Path = RESULTS_MD) -> None:
     path.write_text(text)
 
 
+def save_figure(fig: Any, path: Path) -> None:
+    """Lay out, write (PNG, 110 dpi) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def legend_of_both(ax: Any, twin: Any) -> None:
+    """One legend on ``ax`` for the lines of ``ax`` and of its twin axis."""
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax.legend(handles, [str(h.get_label()) for h in handles], fontsize=8, loc="upper left")
+
+
 def add_report_flag(parser: argparse.ArgumentParser, name: str) -> None:
     """``--report``: re-render a benchmark's PNG and RESULTS.md section from its JSON."""
     parser.add_argument(

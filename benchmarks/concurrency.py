@@ -277,14 +277,11 @@ def plot(data: dict[str, Any], path: Path) -> None:
                   label="server CPU (cores)")
         twin.set_ylabel("server CPU (cores)")
         twin.set_ylim(0, 2)
-        handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-        ax.legend(handles, [str(h.get_label()) for h in handles], fontsize=8, loc="upper left")
+        b.legend_of_both(ax, twin)
     ax.grid(alpha=0.3, which="both")
     ax.set_title(f"N candidates over WebSocket, {data['engine']} engine, L = {data['ttft']} s",
                  fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    b.save_figure(fig, path)
 
 
 def markdown(data: dict[str, Any]) -> str:

@@ -379,9 +379,7 @@ def plot(data: dict[str, Any], path: Path) -> None:
     fig.suptitle(
         f"critical path over the WebSocket (load {data['runs'][0]['load_before']})", fontsize=9
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    b.save_figure(fig, path)
 
 
 def markdown(data: dict[str, Any]) -> str:

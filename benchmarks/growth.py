@@ -272,14 +272,11 @@ def plot(data: dict[str, Any], path: Path) -> None:
               lw=0.8, label="SQLite file (MiB)")
     twin.set_ylabel("MiB")
     twin.set_ylim(bottom=0)
-    lines = ax2.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax2.legend(lines, [str(x.get_label()) for x in lines], fontsize=8, loc="upper left")
+    b.legend_of_both(ax2, twin)
     ax2.set_title("stored bytes (checkpoints + writes + event log)")
     fig.suptitle(f"one interview of {data['turns']} turns in LLM mode (load {data['load_before']})",
                  fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    b.save_figure(fig, path)
 
 
 def markdown(data: dict[str, Any]) -> str:

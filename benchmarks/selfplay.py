@@ -59,9 +59,7 @@ def plot(data: dict[str, Any], path: Path) -> None:
     ax.set_title(f"offline self-play, full interview (load {data['load_before']})", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    b.save_figure(fig, path)
 
 
 def table(rows: list[dict[str, Any]]) -> list[str]:
