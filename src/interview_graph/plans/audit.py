@@ -17,7 +17,7 @@ from pathlib import Path
 from ..activity.static import canonical
 from ..engine.coverage import cover, phrase_in, words
 from .loader import PlanError, load_plan
-from .models import CodingSpec, InterviewPlan, KeyPoint, QuestionKind
+from .models import CodingSpec, InterviewPlan, KeyPoint, Panelist, QuestionKind, Round, Topic
 
 # Bands a sample answer's key-point coverage must fall in for its level.
 BANDS = {"strong": (0.75, 1.0), "average": (0.3, 0.7), "weak": (0.0, 0.3)}
@@ -67,13 +67,93 @@ def _key_point_problems(where: str, kp: KeyPoint) -> list[str]:
     return []
 
 
+# What a panel needs to react like an interviewer, per topic (issue "a panel that listens").
+MIN_HINTS, MIN_MISCONCEPTIONS, MIN_CLARIFICATIONS, MIN_REPHRASINGS = 2, 1, 1, 1
+MIN_TRANSITIONS = 3
+_SENTENCE_END = (".", "?", "!", ":", "—")
+
+
+def _conversation_problems(where: str, t: Topic) -> list[str]:
+    """The listening material: hints, clarifications, misconceptions, rephrasings, snippets."""
+    problems: list[str] = []
+    for field, minimum in (
+        ("hints", MIN_HINTS),
+        ("misconceptions", MIN_MISCONCEPTIONS),
+        ("clarifications", MIN_CLARIFICATIONS),
+        ("rephrasings", MIN_REPHRASINGS),
+    ):
+        if len(getattr(t, field)) < minimum:
+            problems.append(f"{where}: needs at least {minimum} {field}")
+    for i, hint in enumerate(t.hints):
+        # A hint points the way; if reading it out covered a key point, it gave the answer.
+        given = cover(hint.text, t.key_points).covered
+        if given:
+            problems.append(f"{where}: hints[{i}] gives away key point(s) {list(given)}")
+    strong = words(t.sample_answers.strong)
+    for wrong in t.misconceptions:
+        if not any(phrase_in(words(wrong.text), p) for p in wrong.phrases):
+            problems.append(f"{where}: misconception {wrong.id!r} text has none of its phrases")
+        if any(phrase_in(strong, p) for p in wrong.phrases):
+            problems.append(
+                f"{where}: misconception {wrong.id!r} phrases match the strong sample answer"
+            )
+    for rephrasing in t.rephrasings:
+        if words(rephrasing) == words(t.question):
+            problems.append(f"{where}: a rephrasing repeats the question word for word")
+    for kp in t.key_points:
+        if kp.snippets is None:
+            problems.append(f"{where}: key point {kp.id!r} has no snippets")
+            continue
+        if kp.id not in cover(kp.snippets.strong, [kp]).covered:
+            problems.append(f"{where}: key point {kp.id!r} strong snippet does not cover it")
+        if kp.id in cover(kp.snippets.weak, [kp]).covered:
+            problems.append(f"{where}: key point {kp.id!r} weak snippet covers it")
+        for wrong in t.misconceptions:
+            if any(phrase_in(words(kp.snippets.strong), p) for p in wrong.phrases):
+                problems.append(
+                    f"{where}: key point {kp.id!r} strong snippet says misconception {wrong.id!r}"
+                )
+    return problems
+
+
+def _people_problems(where: str, r: Round, seen: set[str]) -> list[str]:
+    problems: list[str] = []
+    if r.opening is None:
+        problems.append(f"{where}: round has no opening (what the lead tells the candidate)")
+    for p in r.panel:
+        if p.id in seen:
+            continue
+        seen.add(p.id)
+        problems += _persona_problems(f"{where}/{p.id}", p)
+    return problems
+
+
+def _persona_problems(where: str, p: Panelist) -> list[str]:
+    problems: list[str] = []
+    if p.intro is None:
+        problems.append(f"{where}: panelist has no first-person intro")
+    if len(p.transitions) < MIN_TRANSITIONS:
+        problems.append(f"{where}: panelist needs at least {MIN_TRANSITIONS} transitions")
+    for line in [*p.acknowledgements, *p.probes, *p.transitions]:
+        if not line.rstrip().endswith(_SENTENCE_END):
+            problems.append(f"{where}: {line!r} does not end like a sentence (. ? ! : —)")
+    for ack in p.acknowledgements:
+        # Moving on is the next asker's line; an acknowledgement that says it doubles it.
+        if "mov" in ack.lower() or "next" in ack.lower():
+            problems.append(f"{where}: acknowledgement {ack!r} announces a transition")
+    return problems
+
+
 def audit_plan(plan: InterviewPlan) -> list[str]:
     """Return every content problem found in ``plan`` (empty when it is fit for use)."""
     problems: list[str] = []
     doc_tags = {t for d in plan.knowledge for t in d.tags}
+    seen: set[str] = set()
     for r in plan.rounds:
+        problems += _people_problems(f"{plan.id}/{r.id}", r, seen)
         for t in r.topics:
             where = f"{plan.id}/{r.id}/{t.id}"
+            problems += _conversation_problems(where, t)
             for kp in t.key_points:
                 problems += _key_point_problems(where, kp)
             for level, (lo, hi) in BANDS.items():

@@ -59,6 +59,15 @@ class Panelist(_Model):
     probes: list[Text] = Field(
         min_length=2, description="Lead-ins this persona uses before a follow-up question."
     )
+    intro: Text | None = Field(
+        default=None,
+        description="How this person introduces themselves, in the first person "
+        "(\"I lead the payments platform team.\"); defaults to name and title.",
+    )
+    transitions: list[Text] = Field(
+        default_factory=list,
+        description="Lead-ins this persona uses before a new question (\"Let's switch gears.\").",
+    )
 
 
 class KeyPoint(_Model):
@@ -69,6 +78,49 @@ class KeyPoint(_Model):
     phrases: list[Text] = Field(
         min_length=1, description="Lower-case phrases/synonyms that evidence it."
     )
+    snippets: Snippets | None = Field(
+        default=None, description="What a strong, average and weak candidate say about it."
+    )
+
+
+class Snippets(_Model):
+    """Short answers to one key point at each level, for the candidate agent's follow-ups."""
+
+    strong: Text
+    average: Text
+    weak: Text
+
+    def at(self, level: Level) -> str:
+        """Return the snippet for ``level``."""
+        return str(getattr(self, level.value))
+
+
+class Hint(_Model):
+    """One rung of a topic's hint ladder: candidate-visible, a nudge and never the answer."""
+
+    text: Text
+    key_point: Ident | None = Field(
+        default=None, description="The key point this hint leads towards (lowers its credit)."
+    )
+
+
+class Clarification(_Model):
+    """An answer to a question the candidate may ask (about the task, or to the interviewer)."""
+
+    asks: list[Text] = Field(
+        min_length=1, description="Phrases of the candidate's question this answers."
+    )
+    answer: Text
+
+
+class Misconception(_Model):
+    """A typical wrong statement, how to recognise it, and how a panelist challenges it."""
+
+    id: Ident
+    text: Text = Field(description="What the wrong answer says (private).")
+    phrases: list[Text] = Field(min_length=1, description="Phrases that show it.")
+    probe: Text = Field(description="The challenge, asked after quoting the candidate.")
+    key_point: Ident = Field(description="The key point it contradicts.")
 
 
 class FollowUp(_Model):
@@ -136,12 +188,30 @@ class Topic(_Model):
     sample_answers: SampleAnswers
     coding: CodingSpec | None = None
     knowledge_tags: list[Ident] = Field(default_factory=list)
+    rephrasings: list[Text] = Field(
+        default_factory=list, description="The question in other words, for 'can you repeat?'."
+    )
+    hints: list[Hint] = Field(default_factory=list, description="Graded, mildest first.")
+    clarifications: list[Clarification] = Field(default_factory=list)
+    misconceptions: list[Misconception] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_links(self) -> Topic:
         ids = [k.id for k in self.key_points]
         if len(set(ids)) != len(ids):
             raise ValueError(f"duplicate key point ids in topic {self.id!r}")
+        for i, hint in enumerate(self.hints):
+            if hint.key_point is not None and hint.key_point not in ids:
+                raise ValueError(
+                    f"hints[{i}].key_point {hint.key_point!r} is not a key point of topic "
+                    f"{self.id!r} (known: {', '.join(ids)})"
+                )
+        for i, wrong in enumerate(self.misconceptions):
+            if wrong.key_point not in ids:
+                raise ValueError(
+                    f"misconceptions[{i}].key_point {wrong.key_point!r} is not a key point of "
+                    f"topic {self.id!r} (known: {', '.join(ids)})"
+                )
         for i, follow_up in enumerate(self.follow_ups):
             if follow_up.key_point not in ids:
                 raise ValueError(
@@ -198,6 +268,14 @@ class Round(_Model):
     title: Text
     kind: QuestionKind
     description: Text
+    opening: Text | None = Field(
+        default=None,
+        description="What the lead says about the round's format, to the candidate "
+        "(\"We'll work through two short exercises...\"); the description is for reviewers.",
+    )
+    faq: list[Clarification] = Field(
+        default_factory=list, description="Answers to questions about the round or the team."
+    )
     panel: list[Panelist] = Field(min_length=1, max_length=4)
     topics: list[Topic] = Field(min_length=1)
     rubric: Rubric
@@ -259,6 +337,14 @@ class InterviewPlan(_Model):
     summary: Text
     rounds: list[Round] = Field(min_length=1)
     knowledge: list[Document] = Field(default_factory=list)
+    closing: Text = Field(
+        default="The team will go through today's notes together, and you'll hear about "
+        "next steps from your recruiter within a few days.",
+        description="What happens next, said by the panel at the end of the interview.",
+    )
+    faq: list[Clarification] = Field(
+        default_factory=list, description="Answers to questions about the company or process."
+    )
 
     @model_validator(mode="after")
     def _check_people(self) -> InterviewPlan:
