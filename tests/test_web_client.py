@@ -3,7 +3,10 @@
 Signs in, starts the backend_engineer plan, answers the first coding question in the editor
 (Run shows the visible tests passing, then Submit) and in the chat, ends the interview and
 checks the rendered report.  A second test drops the WebSocket from the page and checks the
-client reconnects, resumes and never duplicates a transcript line (also after a reload).
+client reconnects, resumes and never duplicates a transcript line (also after a reload).  A
+third follows the interview from a coding question to the next one and on to a non-coding
+question: the editor is shown only for coding questions, starts from the question's signature,
+keeps each question's code (and says so), and clears the visible-test results on a change.
 
 Needs the ``playwright`` Python package and Debian's ``chromium`` (no Playwright browser
 download): ``pip install playwright`` and ``apt-get install chromium``.
@@ -31,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PLAN = yaml.safe_load((ROOT / "rounds" / "backend_engineer.yaml").read_text())
 FIRST_TOPIC = PLAN["rounds"][0]["topics"][0]  # top_k_frequent, a coding question
+TOPICS = {t["id"]: t for r in PLAN["rounds"] for t in r["topics"]}
 
 pytestmark = [
     pytest.mark.skipif(
@@ -56,9 +60,11 @@ RECORD_FRAMES = """
   const Native = window.WebSocket;
   const frames = { received: [], sent: [] };
   window.__frames = frames;
+  window.__sockets = [];
   class RecordingWebSocket extends Native {
     constructor(...args) {
       super(...args);
+      window.__sockets.push(this);
       this.addEventListener("message", (event) => {
         try { frames.received.push(JSON.parse(event.data)); } catch (e) { /* not JSON */ }
       });
@@ -402,6 +408,7 @@ def test_editor_integrity_signals_and_escaping(server: str, page: Any, errors: l
     _wait_question(page, FIRST_TOPIC["id"])
 
     # Tab in the editor indents with spaces instead of leaving the field.
+    page.fill("#code-editor", "")  # it starts from the question's signature
     page.click("#code-editor")
     page.keyboard.type("def f():")
     page.keyboard.press("Enter")
@@ -474,3 +481,182 @@ def test_start_from_a_job_description(server: str, page: Any, errors: list[str])
     frontend = resolve_plan("frontend_engineer")
     assert asked in {t.id for r in frontend.rounds for t in r.topics}, asked
     assert not errors
+
+
+# --- the editor follows the question ---------------------------------------------------------
+
+SHORT_ANSWERS = ["I don't know.", "Not sure, sorry.", "No idea.", "I'd have to look that up."]
+
+# The question the panel is on, from the `message` frames the page received (introductions and
+# closings carry no question_id and leave it unchanged).
+CURRENT_QUESTION_JS = """() => {
+  const asked = window.__frames.received.filter(f => f.type === 'message' && f.question_id);
+  const last = asked[asked.length - 1];
+  return last ? { id: last.question_id, kind: last.question_kind, signature: last.signature } : null;
+}"""
+
+
+def _current_question(page: Any) -> dict[str, Any] | None:
+    question: dict[str, Any] | None = page.evaluate(CURRENT_QUESTION_JS)
+    return question
+
+
+def _answer_until(page: Any, done: str, arg: Any, what: str, max_answers: int = 15) -> None:
+    """Give short answers until ``done`` (a JS predicate on the current question) holds.
+
+    The panel's flow decides when it moves on, so this only bounds the number of answers.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    predicate = f"""arg => {{ const q = ({CURRENT_QUESTION_JS})(); return ({done})(q, arg); }}"""
+    for i in range(max_answers):
+        try:
+            page.wait_for_function(predicate, arg=arg, timeout=4_000)
+            _quiet(page)
+            return
+        except PlaywrightTimeout:
+            pass  # the panel is still on it: answer once more
+        _send(page, SHORT_ANSWERS[i % len(SHORT_ANSWERS)])
+    pytest.fail(f"{what} not reached after {max_answers} answers: {_current_question(page)}")
+
+
+def _results_cleared(page: Any) -> None:
+    assert page.get_attribute("#code-results", "data-count") == "0"
+    assert page.locator("#test-results tbody tr").count() == 0
+    assert not page.is_visible("#test-results")
+    assert not page.is_visible("#code-output")
+    assert "Run your code" in page.text_content("#code-status")
+
+
+def _starter(signature: str) -> str:
+    return f"{signature}\n    pass\n"
+
+
+def test_editor_only_for_coding_questions(server: str, page: Any, errors: list[str]) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    _sign_in_and_start(page, server, "dave")
+    _wait_question(page, FIRST_TOPIC["id"])
+    _quiet(page)
+
+    # A coding question: its frame says so, the editor is shown and starts from the signature.
+    first = _current_question(page)
+    assert first == {
+        "id": FIRST_TOPIC["id"],
+        "kind": "coding",
+        "signature": FIRST_TOPIC["coding"]["signature"],
+    }
+    assert page.is_visible("#workbench") and page.is_visible("#code-editor")
+    assert page.is_visible("#run-button") and page.is_visible("#submit-button")
+    assert page.input_value("#code-editor") == _starter(first["signature"])
+
+    # Run real code: the visible-test table fills for this question.
+    code = FIRST_TOPIC["coding"]["solutions"]["strong"]
+    page.fill("#code-editor", code)
+    page.click("#run-button")
+    page.wait_for_selector("#code-results[data-count='1']")
+    visible = len(FIRST_TOPIC["coding"]["visible_tests"])
+    assert page.locator("#test-results tbody tr.test-row").count() == visible
+    assert page.is_visible("#test-results")
+    page.screenshot(path=str(ARTIFACTS / "web_client_coding.png"))
+
+    # Short answers until the panel moves to another question: the results are cleared at once,
+    # the code is kept in its draft and the candidate is told so (once).
+    _answer_until(page, "(q, id) => q && q.id !== id", FIRST_TOPIC["id"], "a second question")
+    second = _current_question(page)
+    assert second is not None and second["id"] != FIRST_TOPIC["id"]
+    _results_cleared(page)
+    saved = page.locator("#transcript .draft-saved")
+    assert saved.count() == 1
+    assert f"Your code for {FIRST_TOPIC['id']} is saved." in saved.text_content()
+    saved.locator("summary").click()
+    saved.locator("pre").wait_for(state="visible")
+    assert saved.locator("pre").text_content() == code, "the saved code can be seen again"
+    drafts = page.evaluate("JSON.parse(sessionStorage.getItem('interview.drafts'))")
+    assert drafts["drafts"][FIRST_TOPIC["id"]] == code
+
+    if second["kind"] == "coding":
+        # The next coding question gets its own editor content: its signature, not the old code.
+        assert page.is_visible("#workbench")
+        assert page.input_value("#code-editor") == _starter(second["signature"])
+        assert second["id"] in page.text_content("#question-id")
+
+        # A late result for the question the panel left (a Run sent just before it moved on)
+        # must not overwrite the current question's table.
+        page.evaluate(
+            """([question, code]) => {
+              const ws = window.__sockets[window.__sockets.length - 1];
+              ws.send(JSON.stringify({
+                type: 'code', action: 'run', code, language: 'python', question_id: question,
+              }));
+            }""",
+            [FIRST_TOPIC["id"], code],
+        )
+        page.wait_for_function(
+            """id => window.__frames.received.filter(
+                   f => f.type === 'code_result' && f.question_id === id).length === 2""",
+            arg=FIRST_TOPIC["id"],
+        )
+        _quiet(page)
+        _results_cleared(page)
+        assert page.input_value("#code-editor") == _starter(second["signature"])
+        page.screenshot(path=str(ARTIFACTS / "web_client_question_change.png"))
+
+        # A reload replays the transcript into a fresh page: the same state results.
+        page.reload()
+        _wait_connected(page)
+        page.wait_for_function(
+            """id => document.querySelector('#question-id').dataset.questionId === id""",
+            arg=second["id"],
+        )
+        _quiet(page)
+        page.wait_for_timeout(300)
+        assert page.is_visible("#workbench")
+        assert page.input_value("#code-editor") == _starter(second["signature"])
+        _results_cleared(page)
+        assert page.locator("#transcript .draft-saved").count() == 1
+    else:
+        page.screenshot(path=str(ARTIFACTS / "web_client_question_change.png"))
+
+    # On to a question that is not a coding one (a conceptual question, or the next round):
+    # the editor and its test table are gone and the conversation takes the whole width.
+    _answer_until(
+        page, "q => q && q.kind !== 'coding' && !q.signature", None, "a non-coding question"
+    )
+    other = _current_question(page)
+    assert other is not None and other["kind"] in {"conceptual", "system_design", "behavioural"}
+    assert other["signature"] is None
+    assert not page.is_visible("#workbench")
+    assert not page.is_visible("#code-editor") and not page.is_visible("#test-results")
+    assert not page.is_visible("#run-button")
+    conversation = page.locator(".conversation").bounding_box()
+    view = page.locator("#interview-view").bounding_box()
+    assert conversation["width"] > 0.95 * view["width"], "the chat takes the editor's space"
+    page.screenshot(path=str(ARTIFACTS / "web_client_no_code.png"))
+
+    # Replayed after a reload, the interview shows the same: no editor.
+    lines = len(_lines(page))
+    page.reload()
+    _wait_connected(page)
+    page.wait_for_function(
+        "n => document.querySelectorAll('#transcript .msg').length >= n", arg=lines
+    )
+    _quiet(page)
+    page.wait_for_timeout(300)
+    assert _current_question(page) == other
+    assert not page.is_visible("#workbench")
+    assert page.evaluate("document.querySelector('#interview-view').classList.contains('no-code')")
+    _assert_no_duplicates(_lines(page))
+    assert page.locator("#transcript .draft-saved").count() >= 1
+
+    # The next round (system design: no code is run): still no editor.
+    _answer_until(
+        page, "q => q && q.kind === 'system_design'", None, "the system-design round", 25
+    )
+    design = _current_question(page)
+    assert design is not None and design["signature"] is None
+    rounds = [f for f in page.evaluate("window.__frames.received") if f["type"] == "round_started"]
+    assert rounds and rounds[-1]["round_id"] != PLAN["rounds"][0]["id"]
+    assert not page.is_visible("#workbench")
+    assert page.get_attribute("#interview-view", "data-question-kind") == "system_design"
+    page.screenshot(path=str(ARTIFACTS / "web_client_system_design.png"))
+    assert not errors, errors

@@ -15,6 +15,7 @@ REFLECTIONS = 6
 ASKED = 12
 RECENT = 6
 FLAGS = 40
+USED_PHRASES = 40  # stock phrases heard this round (the panel varies its wording)
 RECEIPTS = 32  # inputs may be consumed out of order (code runs finish in the background)
 
 

@@ -19,6 +19,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from .activity.service import ActivityService
 from .context import InterviewContext, register_log, unregister_log
 from .master.graph import build_interview_graph
 from .storage import open_store
@@ -44,6 +45,9 @@ class InterviewSession:
         self.log = log
         self._stack = stack
         self.last_seq = 0
+        # The interview's activity agent outside the graph: it pre-runs submitted code in the
+        # background so the graph's own run finds the result ready (activity/service.py).
+        self.activity = ActivityService(context.plan, interview_id)
 
     @classmethod
     async def open(
@@ -81,8 +85,11 @@ class InterviewSession:
         return cls(graph, context, interview_id, log, AsyncExitStack(), checkpointer)
 
     async def close(self) -> None:
-        """Release the database connections."""
-        await self._stack.aclose()
+        """Cancel outstanding background code runs and release the database connections."""
+        try:
+            await self.activity.aclose()
+        finally:
+            await self._stack.aclose()
 
     async def __aenter__(self) -> InterviewSession:
         return self

@@ -198,6 +198,11 @@ class PanelMessage(_Event):
     name: str
     text: str
     question_id: str | None = None
+    question_kind: str | None = Field(
+        default=None,
+        description="conceptual, coding, system_design or behavioural; the editor is for coding.",
+    )
+    signature: str | None = Field(default=None, description="A coding question's signature.")
     round_id: str | None = None
 
 

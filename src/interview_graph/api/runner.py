@@ -26,8 +26,6 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
-from ..activity import sandbox
-from ..activity.nodes import tests_for
 from ..context import InterviewContext, register_log
 from ..inputs import input_event, parse_input
 from ..master.graph import build_interview_graph
@@ -67,6 +65,8 @@ def to_wire(event: Event) -> dict[str, Any] | None:
             name=d.get("name", ""),
             text=event.text,
             question_id=d.get("question_id"),
+            question_kind=d.get("question_kind"),
+            signature=d.get("signature"),
             round_id=event.round_id,
         )
     elif event.kind.startswith("candidate_"):
@@ -151,7 +151,6 @@ class Runner:
         self.lock = asyncio.Lock()
         self.finished = False
         self.ending = False
-        self._background: set[asyncio.Task[None]] = set()
         self.task = asyncio.create_task(self._run(), name=f"interview-{session.interview_id}")
 
     @property
@@ -180,55 +179,43 @@ class Runner:
 
         Raises:
             LookupError: the interview is finished.
-            asyncio.QueueFull: too many inputs are waiting.
+            asyncio.QueueFull: too many inputs (or background code runs) are waiting.
         """
         if self.finished or self.ending:
             raise LookupError("interview_finished")
-        if self.queue.full() or len(self._background) >= 8:
+        activity = self.session.activity
+        if self.queue.full() or activity.full:
             raise asyncio.QueueFull
         inbox, error = parse_input(frame)
         if inbox is None:
             raise ValueError(error)
+        # Reserved before the input is persisted: once written down it is never refused.
+        slot = activity.reserve() if activity.wants(inbox) else None
         if inbox["kind"] == "control":
             # Nothing after an accepted "end" can be answered; refuse it instead of queueing it.
             self.ending = True
         kind, text, data = input_event(inbox)
         key = f"client:{uuid.uuid4().hex}"
-        event = await self.hub.store.log.record_input(
-            self.interview_id, key, kind, text=text, data=data, payload=inbox
-        )
+        try:
+            event = await self.hub.store.log.record_input(
+                self.interview_id, key, kind, text=text, data=data, payload=inbox
+            )
+        except BaseException:
+            if slot is not None:
+                slot.release()
+            raise
         value = {"input": inbox, "receipt": key, "seq": event.seq}
-        if inbox["kind"] == "code" and inbox["action"] in ("run", "submit"):
-            # Run the tests in the background first: the conversation goes on meanwhile, and
-            # the graph picks up the finished result when it reaches this input.
-            self._background.add(asyncio.create_task(self._run_code_then_queue(value)))
+        if slot is not None:
+            # The activity agent runs the tests in the background first: the conversation goes
+            # on meanwhile, and the graph picks up the finished result when it reaches this
+            # input, which is queued once the run is over (or failed).
+            slot.start(inbox, lambda: self.queue.put(value))
         else:
             self.queue.put_nowait(value)
         self.hub.logs.write(self.user, self.interview_id, f"input:{inbox['kind']}", event.seq, text)
         if self.conn is not None:
             self.conn.sync()
         return p.Ack(seq=event.seq, client_id=client_id, input=inbox["kind"])
-
-    async def _run_code_then_queue(self, value: dict[str, Any]) -> None:
-        inbox = value["input"]
-        try:
-            plan = await asyncio.to_thread(resolve_plan, self.plan)
-            topic = next(
-                (t for r in plan.rounds for t in r.topics if t.id == inbox.get("question_id")), None
-            )
-            if topic is not None and topic.coding is not None:
-                await sandbox.run_tests(
-                    inbox["code"],
-                    inbox.get("language", "python"),
-                    topic.coding.function_name,
-                    tests_for(topic.coding, inbox["action"]),
-                    interview_id=self.interview_id,
-                )
-        except Exception:  # the graph will run (and report) it again; never lose the input
-            log.exception("background run for interview %s failed", self.interview_id)
-        finally:
-            await self.queue.put(value)
-            self._background.discard(asyncio.current_task())
 
     async def _next_input(self) -> dict[str, Any] | None:
         """The next queued input; None when this runner should stop and let another take over.
@@ -456,7 +443,7 @@ class Hub:
         async with self._lock:
             if not force and (
                 runner.conn is not None
-                or runner._background
+                or runner.session.activity.pending
                 or not runner.queue.empty()
                 or time.monotonic() - runner.touched < idle
             ):
@@ -466,11 +453,11 @@ class Hub:
             return True
 
     async def close(self) -> None:
-        """Stop every runner."""
+        """Stop every runner and its interview's background code runs."""
         for runner in self.runners.values():
             runner.task.cancel()
-            for task in runner._background:
-                task.cancel()
         for runner in self.runners.values():
+            with contextlib.suppress(BaseException):
+                await runner.session.close()  # cancels and awaits its activity's runs
             with contextlib.suppress(BaseException):
                 await runner.task

@@ -7,10 +7,10 @@ graph's runtime context stays plain, serialisable data that LangGraph Studio can
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..plans.models import InterviewPlan, Panelist, Round, Topic
+from ..plans.models import Clarification, InterviewPlan, Panelist, Round, Topic
 from .decisions import (
     Advice,
     Evaluation,
@@ -21,6 +21,7 @@ from .decisions import (
     RulesVerdict,
     SpeakerChoice,
     TopicDecision,
+    Understanding,
 )
 
 
@@ -39,6 +40,17 @@ class Brain(Protocol):
 
         An engine whose :meth:`check_rules` is already complete returns ``allow`` at once.
         """
+        ...
+
+    async def understand(
+        self,
+        text: str,
+        topic: Topic,
+        progress: dict[str, Any],
+        *,
+        faq: Sequence[Clarification],
+    ) -> Understanding:
+        """What the candidate's message is doing (answer, clarify, repeat, hint, stuck, …)."""
         ...
 
     async def assess_answer(

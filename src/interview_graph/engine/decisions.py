@@ -28,6 +28,26 @@ class RulesVerdict(Decision):
     notice: str = Field(default="", description="What the candidate is told, if anything.")
 
 
+class Understanding(Decision):
+    """What a candidate's message is doing, read before the panel reacts to it."""
+
+    intent: Literal[
+        "answer",
+        "clarify",
+        "repeat",
+        "hint",
+        "stuck",
+        "thinking",
+        "question",
+        "small_talk",
+        "move_on",
+    ]
+    span: str = Field(default="", description="The candidate's words that show the intent.")
+    reply: str = Field(
+        default="", description="The plan's answer to the candidate's question, when one fits."
+    )
+
+
 class TopicDecision(Decision):
     """Topic completion: what the candidate's latest answer covered and what happens next."""
 
@@ -36,6 +56,13 @@ class TopicDecision(Decision):
     complete: bool
     reason: str
     probe: str | None = Field(default=None, description="Key point id to follow up on, if any.")
+    spans: dict[str, str] = Field(
+        default_factory=dict, description="The candidate's own words per covered point."
+    )
+    misconception: str | None = Field(
+        default=None, description="Id of a misconception the answer voiced, to challenge."
+    )
+    quote: str = Field(default="", description="The candidate's words that voiced it.")
 
 
 class SpeakerChoice(Decision):
@@ -56,9 +83,32 @@ class Advice(Decision):
 class Intent(Decision):
     """What a panelist decided to do this time it speaks."""
 
-    move: Literal["introduce", "ask", "follow_up", "nudge", "redirect", "close", "hand_off"]
+    move: Literal[
+        "introduce",
+        "ask",
+        "follow_up",
+        "nudge",
+        "redirect",
+        "close",
+        "hand_off",
+        "repeat",
+        "clarify",
+        "hint",
+        "encourage",
+        "answer_question",
+        "challenge",
+        "wait",
+        "invite_code",
+        "discuss_code",
+        "farewell",
+    ]
     key_point: str | None = None
     query: str = Field(default="", description="What to look up in the knowledge base.")
+    detail: dict[str, str] = Field(
+        default_factory=dict,
+        description="Public material the line needs (the candidate's words to quote, the "
+        "hint, the clarification's answer, the challenge, the code result in words).",
+    )
     note: str = Field(default="", description="Private reasoning; never shown to the candidate.")
 
 

@@ -17,9 +17,11 @@ from statistics import mean
 from typing import Any, Literal
 
 from ..knowledge import knowledge_query
-from ..plans.models import InterviewPlan, Panelist, QuestionKind, Round, Topic
+from ..plans.models import Clarification, InterviewPlan, Panelist, Round, Topic
 from .base import register_engine
-from .coverage import cover, words
+from .coverage import cover, match_any
+from .intents import classify
+from .speech import compose
 from .decisions import (
     Advice,
     Evaluation,
@@ -30,6 +32,7 @@ from .decisions import (
     RulesVerdict,
     SpeakerChoice,
     TopicDecision,
+    Understanding,
 )
 
 # Patterns are matched against NFKC-normalised, lower-cased text with zero-width characters
@@ -73,27 +76,6 @@ _ABUSE = [
     r"\bdumb(ass)?\b",
     r"\bscrew you\b",
 ]
-_OFF_TOPIC = [
-    r"\bweather\b",
-    r"\bfootball\b",
-    r"\bsoccer\b",
-    r"\bbasketball\b",
-    r"\bmovies?\b",
-    r"\bnetflix\b",
-    r"\bvacation\b",
-    r"\bholiday\b",
-    r"\bpizza\b",
-    r"\brecipe\b",
-    r"\bby the way\b",
-    r"\blet'?s talk about something else\b",
-    r"\bdid you (watch|see|catch)\b",
-    r"\bcelebrity\b",
-    r"\bhoroscope\b",
-    r"\blottery\b",
-    r"\bmy cat\b",
-    r"\bmy dog\b",
-    r"\bthe game last night\b",
-]
 # Inputs that never reach the panel, checked in this order: (patterns, category, reason, notice).
 _BLOCKING: list[
     tuple[list[str], Literal["prompt_injection", "answer_request", "abuse"], str, str]
@@ -115,12 +97,15 @@ _BLOCKING: list[
     (_ABUSE, "abuse", "abusive language", "Please keep the conversation respectful."),
 ]
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
-# Used instead of the persona's (often approving) acknowledgements when the answer added nothing.
-_NEUTRAL = ("Okay.", "Alright.", "Understood.", "Noted.", "Thanks.")
+# Moves that aim at one key point (the follow-up's, the challenged one's, the discussed one's).
+_KEY_POINT_MOVES = ("follow_up", "challenge", "discuss_code")
 _SILENCE = re.compile(r"^[\s.…\-_?!]*$")
 
 # Coverage → score thresholds at strictness 0.5; stricter panelists need more coverage.
 _BASE_THRESHOLDS = (0.2, 0.4, 0.6, 0.8)
+# What help and wrong statements cost on the effective coverage ratio.
+HINT_COST = 0.1
+MISCONCEPTION_COST = 0.15
 
 
 def normalise(text: str) -> str:
@@ -143,16 +128,6 @@ def score_from_ratio(ratio: float, strictness: float) -> int:
     """Map an effective coverage ratio (0..1) to a 1..5 score for a panelist's strictness."""
     shift = (strictness - 0.5) * 0.1
     return 1 + sum(ratio >= t + shift for t in _BASE_THRESHOLDS)
-
-
-def _on_topic(text: str, topic: Topic | None) -> bool:
-    if topic is None:
-        return True
-    vocabulary = set(words(topic.question))
-    for kp in topic.key_points:
-        vocabulary.update(w for p in kp.phrases for w in words(p))
-    stop = {"the", "a", "an", "and", "or", "to", "of", "in", "is", "it", "i", "you", "how", "what"}
-    return bool((set(words(text)) - stop) & (vocabulary - stop))
 
 
 class OfflineBrain:
@@ -183,18 +158,24 @@ class OfflineBrain:
                     reason=f"{reason} (pattern {hit!r})",
                     notice=notice,
                 )
-        if _any(_OFF_TOPIC, norm) and not _on_topic(norm, topic):
-            return RulesVerdict(
-                action="warn",
-                category="off_topic",
-                reason="answer unrelated to the question",
-                notice="Let's keep to the interview question.",
-            )
+        # Small talk is not a rules matter: the master's understanding step reads it and the
+        # panelist redirects once, in character (a notice here as well doubled the redirect).
         return RulesVerdict(action="allow", category="ok", reason="on-topic answer")
 
     async def screen(self, text: str, topic: Topic | None) -> RulesVerdict:
         """Nothing to add: the pattern wall in :meth:`check_rules` is the whole check."""
         return RulesVerdict(action="allow", category="ok", reason="checked in line")
+
+    async def understand(
+        self,
+        text: str,
+        topic: Topic,
+        progress: dict[str, Any],
+        *,
+        faq: Sequence[Clarification],
+    ) -> Understanding:
+        """Patterns plus the plan's own triggers (see :mod:`.intents`)."""
+        return classify(text, normalise(text), topic, faq, progress.get("covered", []))
 
     async def assess_answer(
         self,
@@ -210,6 +191,14 @@ class OfflineBrain:
         coverage = cover(answer, topic.key_points) if not silent else None
         already = set(progress.get("covered", []))
         covered = [k for k in (coverage.covered if coverage else ()) if k not in already]
+        wrong, quote = None, ""
+        challenged = {m["id"] for m in progress.get("misconceptions", [])}
+        for misconception in topic.misconceptions if not silent else ():
+            if misconception.id in challenged:
+                continue
+            if hit := match_any(answer, misconception.phrases):
+                wrong, quote = misconception.id, hit.sentence
+                break
         union = already | set(covered)
         missed = [kp.id for kp in topic.key_points if kp.id not in union]
         probed = set(progress.get("probed", []))
@@ -235,10 +224,13 @@ class OfflineBrain:
             complete, reason = False, f"{len(missed)} key point(s) missed; probing {probe}"
         return TopicDecision(
             covered=covered,
-            evidence=dict(coverage.evidence) if coverage else {},
+            evidence={k: v for k, v in (coverage.evidence if coverage else {}).items()},
+            spans={k: v for k, v in (coverage.spans if coverage else {}).items() if k in covered},
             complete=complete,
             reason=reason,
             probe=None if complete else probe,
+            misconception=wrong,
+            quote=quote,
         )
 
     async def pick_speaker(
@@ -307,8 +299,9 @@ class OfflineBrain:
         )
         return Intent(
             move=task["move"],
-            key_point=key_point if task["move"] == "follow_up" else None,
+            key_point=key_point if task["move"] in _KEY_POINT_MOVES else None,
             query=query,
+            detail={k: str(v) for k, v in (task.get("detail") or {}).items()},
             note=note,
         )
 
@@ -333,51 +326,7 @@ class OfflineBrain:
         round_: Round,
         scene: dict[str, Any],
     ) -> str:
-        salt = (panelist.id, topic.id if topic else round_.id, scene.get("turn", 0), intent.move)
-        gained = scene.get("gained", 1) > 0
-        ack = pick(panelist.acknowledgements if gained else _NEUTRAL, *salt)
-        probe = pick(panelist.probes, *salt)
-        if intent.move == "introduce":
-            others = [p for p in round_.panel if p.id != panelist.id]
-            line = f"Hello, I'm {panelist.name}, {panelist.title}."
-            if scene.get("returning"):
-                line = f"Hello again — {panelist.name} here."
-            if others:
-                names = " and ".join(f"{p.name} ({p.title})" for p in others)
-                line += f" With me today: {names}."
-            return f"{line} This is the {round_.title} round. {round_.description}"
-        assert topic is not None, "only introductions may have no topic"
-        if intent.move == "ask":
-            lead = f"{ack} " if scene.get("after_answer") else ""
-            if scene.get("topic_number", 1) > 1 and not scene.get("after_answer"):
-                lead += "Let's move on. "
-            text = f"{lead}{topic.question}"
-            if topic.kind is QuestionKind.CODING and topic.coding is not None:
-                text += (
-                    f" Please write it in the editor; the signature is `{topic.coding.signature}`. "
-                    "Talk me through your approach when you submit."
-                )
-            return text
-        if intent.move == "follow_up":
-            follow = next(
-                (f.question for f in topic.follow_ups if f.key_point == intent.key_point), None
-            )
-            if follow is None:
-                follow = (
-                    "What else would you consider here — edge cases, trade-offs, "
-                    "or what could go wrong?"
-                )
-            warm = gained and panelist.strictness < 0.6
-            return f"{ack} {probe} {follow}" if warm else f"{probe} {follow}"
-        if intent.move == "nudge":
-            return (
-                f"Take your time. Would it help if I rephrased? The question was: {topic.question}"
-            )
-        if intent.move == "redirect":
-            return f"Let's bring it back to the question, please. {topic.question}"
-        if intent.move == "close":
-            return ack
-        return ack
+        return compose(panelist, intent, topic, round_, scene)
 
     async def reflect(
         self,
@@ -415,6 +364,16 @@ class OfflineBrain:
         final = len(progress.get("covered", [])) / total
         effective = 0.6 * first + 0.4 * final
         notes: list[str] = []
+        hints = len(progress.get("hints", []))
+        wrong = progress.get("misconceptions", [])
+        if hints:
+            # A point reached with help is worth less than one reached alone.
+            effective -= min(0.3, HINT_COST * hints)
+            notes.append(f"{hints} hint(s) used.")
+        if wrong:
+            effective -= MISCONCEPTION_COST * len(wrong)
+            notes.append(f"{len(wrong)} misconception(s) voiced.")
+        effective = max(0.0, effective)
         if activity and activity.get("question_id") == topic.id:
             effective, notes = _adjust_for_code(effective, activity)
         score = score_from_ratio(effective, panelist.strictness)
@@ -422,6 +381,11 @@ class OfflineBrain:
         by_id = {kp.id: kp for kp in topic.key_points}
         strengths = [by_id[k].text for k in progress.get("covered", []) if k in by_id][:3]
         gaps = [kp.text for kp in topic.key_points if kp.id not in progress.get("covered", [])][:3]
+        wrong_by_id = {m.id: m for m in topic.misconceptions}
+        for m in wrong:
+            evidence.append(f"“{m['quote']}” (a misconception)")
+            if m["id"] in wrong_by_id:
+                gaps.insert(0, f"Misconception: {wrong_by_id[m['id']].text}")
         anchors = {c.id: c for c in round_.rubric.competencies}
         scores = {c: score for c in topic.competencies if c in anchors}
         anchor = anchors[topic.competencies[0]].anchors[score - 1].description

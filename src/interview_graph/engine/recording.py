@@ -17,6 +17,7 @@ from .base import Brain
 _DECIDE = (
     "check_rules",
     "screen",
+    "understand",
     "assess_answer",
     "pick_speaker",
     "advise",
@@ -101,6 +102,7 @@ class ReplayBrain:
         models_by_method: dict[str, type[BaseModel]] = {
             "check_rules": models.RulesVerdict,
             "screen": models.RulesVerdict,
+            "understand": models.Understanding,
             "assess_answer": models.TopicDecision,
             "pick_speaker": models.SpeakerChoice,
             "advise": models.Advice,

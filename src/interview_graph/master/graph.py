@@ -12,7 +12,6 @@ from .nodes import (
     await_candidate,
     check_rules,
     close_round,
-    complete_topic,
     finish,
     make_activity_node,
     make_panel_node,
@@ -20,6 +19,8 @@ from .nodes import (
     pick_speaker,
 )
 from .state import InterviewState
+from .topic import complete_topic
+from .understand import understand
 
 
 def build_interview_graph() -> StateGraph[
@@ -34,6 +35,7 @@ def build_interview_graph() -> StateGraph[
     builder.add_node("await_candidate", await_candidate)
     builder.add_node("check_rules", check_rules)
     builder.add_node("analyse_activity", make_activity_node(build_activity_graph().compile()))
+    builder.add_node("understand", understand)
     builder.add_node("complete_topic", complete_topic)
     builder.add_node("close_round", close_round)
     builder.add_node("finish", finish)

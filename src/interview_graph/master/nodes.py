@@ -1,9 +1,12 @@
 """Master nodes: the supervisor of the interview graph.
 
 Per candidate input: ``await_candidate`` → ``check_rules`` (before any panelist sees it) →
-``complete_topic`` (what the answer covered; follow up or move on) → ``pick_speaker`` →
-``advise`` → ``panelist`` → back to ``pick_speaker`` until the agenda is empty.  Rounds open
-and close around that loop; ``finish`` merges the panel's evaluations into the report.
+``understand`` (what the message is doing; non-answers get their reaction, see
+``understand.py``) → ``complete_topic`` (coverage; challenge, follow up, wait for code or move
+on, see ``topic.py``) → ``pick_speaker`` → ``advise`` → ``panelist`` → back to
+``pick_speaker`` until the agenda is empty.  Rounds open and close around that loop (the
+panel greets the candidate and, at the end, says goodbye); ``finish`` merges the panel's
+evaluations into the report.
 
 Nodes that run before an ``interrupt()`` are re-run on resume, so their log writes use
 idempotent keys derived from counters in state.
@@ -11,6 +14,7 @@ idempotent keys derived from counters in state.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Literal
 
 from langgraph.graph.state import CompiledStateGraph
@@ -20,44 +24,18 @@ from langgraph.types import Command, interrupt
 from ..context import Services, interview_id, services
 from ..engine.decisions import RulesVerdict
 from ..inputs import input_event, parse_input
-from ..memory import FLAGS, RECEIPTS, RECENT, capped, empty_memory
+from ..engine.speech import stock_used
+from ..memory import FLAGS, RECEIPTS, RECENT, USED_PHRASES, capped, empty_memory
 from ..plans.models import Round, Topic
 from ..report import build_report, merge_round, round_results
+from .coding import discuss
+from .log import log_event, round_of
 from .state import InterviewState, new_progress
 
 # Integrity thresholds: evidence for a human reviewer, never an automatic verdict.
 LARGE_PASTE_CHARS = 200
 LONG_HIDDEN_MS = 30_000
 MAX_ACTIVITY_PER_ROUND = 500
-
-
-async def _log(
-    svc: Services,
-    runtime: Runtime[Any],
-    key: str,
-    kind: str,
-    *,
-    public: bool,
-    round_id: str | None = None,
-    speaker: str | None = None,
-    text: str = "",
-    data: dict[str, Any] | None = None,
-) -> None:
-    event = await svc.log.append(
-        interview_id(runtime),
-        key,
-        kind,
-        visibility="public" if public else "private",
-        round_id=round_id,
-        speaker=speaker,
-        text=text,
-        data=data,
-    )
-    runtime.stream_writer({"type": "event", "event": event.model_dump()})
-
-
-def _round(svc: Services, state: InterviewState) -> Round:
-    return svc.plan.rounds[state.get("round_index", 0)]
 
 
 def _topic(round_: Round, state: InterviewState) -> Topic | None:
@@ -75,7 +53,7 @@ async def open_round(
         return Command(goto="finish")
     round_ = svc.plan.rounds[index]
     if index == 0:
-        await _log(
+        await log_event(
             svc,
             runtime,
             "interview:start",
@@ -93,7 +71,7 @@ async def open_round(
     memories = dict(state.get("memories", {}))
     for p in round_.panel:
         memories[p.id] = {**(memories.get(p.id) or empty_memory(p.id)), "handoff": handoff}
-    await _log(
+    await log_event(
         svc,
         runtime,
         f"{round_.id}:open",
@@ -103,14 +81,23 @@ async def open_round(
         data={
             "index": index,
             "title": round_.title,
-            "description": round_.description,
+            # The candidate reads the lead's words about the format; the description is for
+            # reviewers.
+            "description": round_.opening or round_.description,
             "panel": [{"id": p.id, "name": p.name, "title": p.title} for p in round_.panel],
         },
     )
     first = round_.topics[0]
+    # Everyone on the panel says hello, the lead first (and explains the format).
+    greetings = [
+        {"move": "introduce", "panelist_id": p.id, "topic_id": None, "lead": i == 0}
+        for i, p in enumerate(round_.panel)
+    ]
     return Command(
         goto="pick_speaker",
         update={
+            "seed": state.get("seed") or _seed(interview_id(runtime)),
+            "used": [],
             "round_turns": 0,
             "activity_count": 0,
             "topic_index": 0,
@@ -118,12 +105,14 @@ async def open_round(
             "closing": None,
             "activity": None,
             "memories": memories,
-            "agenda": [
-                {"move": "introduce", "panelist_id": round_.panel[0].id, "topic_id": None},
-                {"move": "ask", "panelist_id": None, "topic_id": first.id},
-            ],
+            "agenda": [*greetings, {"move": "ask", "panelist_id": None, "topic_id": first.id}],
         },
     )
+
+
+def _seed(interview: str) -> int:
+    """A stable seed from the interview id: its wording replays; another interview differs."""
+    return int(hashlib.sha256(interview.encode()).hexdigest()[:8], 16) or 1
 
 
 def _round_over(state: InterviewState, round_: Round) -> bool:
@@ -139,7 +128,7 @@ async def pick_speaker(
 ) -> Command[Literal["advise", "await_candidate", "close_round"]]:
     """Take the next task off the agenda and choose who performs it."""
     svc = await services(runtime)
-    round_ = _round(svc, state)
+    round_ = round_of(svc, state)
     agenda = list(state.get("agenda", []))
     if not agenda:
         return Command(goto="close_round" if _round_over(state, round_) else "await_candidate")
@@ -158,7 +147,7 @@ async def pick_speaker(
 async def advise(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Brief the chosen panelist privately: what is covered, what to probe, earlier findings."""
     svc = await services(runtime)
-    round_ = _round(svc, state)
+    round_ = round_of(svc, state)
     task = state["task"] or {}
     topic = round_.topic(task["topic_id"]) if task.get("topic_id") else None
     progress = _progress_for(state, task.get("topic_id"))
@@ -173,7 +162,7 @@ async def advise(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]
         activity,
     )
     line = state.get("lines", 0) + 1
-    await _log(
+    await log_event(
         svc,
         runtime,
         f"{round_.id}:line{line}:advice",
@@ -200,7 +189,7 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
     async def panelist(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]:
         """Run the chosen panelist's subgraph and fold its output back into the master."""
         svc = await services(runtime)
-        round_ = _round(svc, state)
+        round_ = round_of(svc, state)
         task = state["task"] or {}
         pid = task["panelist_id"]
         memory = state.get("memories", {}).get(pid) or empty_memory(pid)
@@ -220,10 +209,14 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
                 "answer": inbox.get("text", "") if inbox.get("kind") == "message" else "",
                 "scene": {
                     "turn": state.get("turn", 0),
+                    "line": line,
+                    "seed": state.get("seed", 0),
+                    "used": state.get("used", []),
+                    "lead": bool(task.get("lead")),
                     "returning": any(r != round_.id for r in memory.get("rounds", [])),
-                    "after_answer": bool(task.get("after_answer")),
                     "topic_number": state.get("topic_index", 0) + 1,
                     "gained": (_progress_for(state, topic_id) or {}).get("last_gain", 0),
+                    "closing": svc.plan.closing,
                 },
                 "activity": activity
                 if activity and activity.get("question_id") == topic_id
@@ -238,6 +231,12 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
                 state.get("recent", []), {"speaker": pid, "text": out["said"]}, RECENT
             ),
         }
+        heard = stock_used(round_.panelist(pid), out["said"])
+        update["used"] = [*state.get("used", []), *heard][-USED_PHRASES:]
+        asked = _asked_text(round_, task)
+        progress = state.get("progress")
+        if asked and progress and progress["topic_id"] == topic_id:
+            update["progress"] = {**progress, "last_asked": {"move": task["move"], "text": asked}}
         if task["move"] == "ask":
             counts = dict(state.get("asked_counts", {}))
             counts[pid] = counts.get(pid, 0) + 1
@@ -247,7 +246,7 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
             update.update(await _screened(svc, runtime, state, round_.id, topic_id, screen))
         if out["evaluation"] is not None:
             # Evaluations go to the log, not to state: they grow with the interview.
-            await _log(
+            await log_event(
                 svc,
                 runtime,
                 f"{round_.id}:line{line}:evaluation",
@@ -263,12 +262,27 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
     return panelist
 
 
+def _asked_text(round_: Round, task: dict[str, Any]) -> str:
+    """What a "can you repeat that?" should repeat after this line: the question it asked."""
+    if not task.get("topic_id"):
+        return ""
+    topic = round_.topic(task["topic_id"])
+    if task["move"] == "ask":
+        return topic.question
+    if task["move"] == "follow_up":
+        follow = next((f for f in topic.follow_ups if f.key_point == task.get("key_point")), None)
+        return follow.question if follow else ""
+    if task["move"] in ("challenge", "discuss_code"):
+        return str((task.get("detail") or {}).get("probe", ""))
+    return ""
+
+
 async def await_candidate(
     state: InterviewState, runtime: Runtime[Any]
 ) -> Command[Literal["check_rules", "pick_speaker"]]:
     """Wait for the candidate (``interrupt``); log the input once it arrives."""
     svc = await services(runtime)
-    round_ = _round(svc, state)
+    round_ = round_of(svc, state)
     topic = _topic(round_, state)
     payload = {
         "waiting_for": "candidate",
@@ -295,7 +309,7 @@ async def await_candidate(
         receipts = capped(receipts, receipt_seq, RECEIPTS)
     inbox, error = parse_input(value)
     if inbox is None:
-        await _log(
+        await log_event(
             svc,
             runtime,
             receipt or f"in:{turn}",
@@ -310,7 +324,7 @@ async def await_candidate(
             update={"turn": turn, "agenda": [], "receipts": receipts},
         )
     kind, text, data = input_event(inbox)
-    await _log(
+    await log_event(
         svc,
         runtime,
         receipt or f"in:{turn}",
@@ -345,7 +359,7 @@ async def _screened(
     """Record the screen's finding; a blocked answer loses the coverage it was credited."""
     turn = state.get("turn", 0)
     text = (state.get("inbox") or {}).get("text", "")
-    await _log(
+    await log_event(
         svc,
         runtime,
         f"in:{turn}:screen",
@@ -384,15 +398,15 @@ def _flag(state: InterviewState, round_id: str, kind: str, evidence: str) -> lis
 
 async def check_rules(
     state: InterviewState, runtime: Runtime[Any]
-) -> Command[Literal["complete_topic", "analyse_activity", "pick_speaker", "close_round"]]:
+) -> Command[Literal["understand", "analyse_activity", "pick_speaker", "close_round"]]:
     """Judge every input before any panelist sees it; blocked input never reaches the panel."""
     svc = await services(runtime)
-    round_ = _round(svc, state)
+    round_ = round_of(svc, state)
     inbox = state.get("inbox") or {}
     turn = state.get("turn", 0)
     kind = inbox.get("kind")
     if kind == "control":
-        await _log(
+        await log_event(
             svc,
             runtime,
             f"in:{turn}:end",
@@ -415,7 +429,7 @@ async def check_rules(
         update["flags"] = _flag(
             state, round_.id, verdict.category, f"{verdict.reason}; input: {text[:160]!r}"
         )
-        await _log(
+        await log_event(
             svc,
             runtime,
             f"in:{turn}:rules",
@@ -427,7 +441,7 @@ async def check_rules(
             data={"category": verdict.category},
         )
     if verdict.notice:
-        await _log(
+        await log_event(
             svc,
             runtime,
             f"in:{turn}:warning",
@@ -444,7 +458,7 @@ async def check_rules(
         # A blocked message still spends the round's budget, so an attacker cannot stall it.
         update["round_turns"] = state.get("round_turns", 0) + 1
         return Command(goto="pick_speaker", update=update)
-    return Command(goto="complete_topic", update=update)
+    return Command(goto="understand", update=update)
 
 
 def _integrity(state: InterviewState, round_id: str, inbox: dict[str, Any]) -> dict[str, Any]:
@@ -468,7 +482,7 @@ def make_activity_node(activity_graph: CompiledStateGraph[Any, Any, Any, Any]) -
     async def analyse_activity(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]:
         """Analyse the code; keep the brief for the panel, show the candidate only their results."""
         svc = await services(runtime)
-        round_ = _round(svc, state)
+        round_ = round_of(svc, state)
         inbox = state.get("inbox") or {}
         progress = state.get("progress") or {}
         question_id = inbox.get("question_id") or progress.get("topic_id")
@@ -487,7 +501,7 @@ def make_activity_node(activity_graph: CompiledStateGraph[Any, Any, Any, Any]) -
         )
         analysis = out["analysis"]
         turn = state.get("turn", 0)
-        await _log(
+        await log_event(
             svc,
             runtime,
             f"in:{turn}:brief",
@@ -503,7 +517,7 @@ def make_activity_node(activity_graph: CompiledStateGraph[Any, Any, Any, Any]) -
             },
         )
         if inbox["action"] in ("run", "submit"):
-            await _log(
+            await log_event(
                 svc,
                 runtime,
                 f"in:{turn}:result",
@@ -517,87 +531,38 @@ def make_activity_node(activity_graph: CompiledStateGraph[Any, Any, Any, Any]) -
         flags = state.get("flags", [])
         for item in analysis["integrity"]:
             flags = capped(flags, {"round_id": round_.id, "turn": turn, **item}, FLAGS)
-        return {
+        update: dict[str, Any] = {
             "activity": analysis,
             "flags": flags,
             "activity_count": state.get("activity_count", 0) + 1,
         }
+        if inbox["action"] == "submit" and progress and question_id == progress["topic_id"]:
+            # A submission of the question on the table is discussed, pair-programming style.
+            current = dict(progress)
+            update["agenda"] = [discuss(round_.topic(question_id), current, analysis)]
+            update["progress"] = current
+        return update
 
     return analyse_activity
 
 
-async def complete_topic(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]:
-    """Topic completion: fold the answer into coverage, then follow up or move on."""
-    svc = await services(runtime)
-    round_ = _round(svc, state)
-    progress = dict(state["progress"] or {})
-    topic = round_.topic(progress["topic_id"])
-    verdict = state.get("verdict") or {}
-    silent = verdict.get("category") == "silence"
-    round_turns = state.get("round_turns", 0) + 1
-    out_of_turns = round_turns >= round_.rules.max_turns
-    decision = await svc.brain.assess_answer(
-        (state.get("inbox") or {}).get("text", ""),
-        topic,
-        progress,
-        max_follow_ups=round_.rules.max_follow_ups,
-        out_of_turns=out_of_turns,
-        silent=silent,
-    )
-    if not silent:
-        progress["answers"] += 1
-        if progress["first_ratio"] is None:
-            progress["first_ratio"] = len(decision.covered) / len(topic.key_points)
-    progress["silences"] += silent
-    progress["last_gain"] = len(decision.covered)
-    progress["covered"] = [*progress["covered"], *decision.covered]
-    progress["evidence"] = {**progress["evidence"], **decision.evidence}
-    owner = progress["owner"]
-    update: dict[str, Any] = {"round_turns": round_turns}
-    if not decision.complete:
-        move = (
-            "nudge"
-            if silent
-            else "redirect"
-            if verdict.get("category") == "off_topic"
-            else "follow_up"
-        )
-        if move == "follow_up" and decision.probe:
-            progress["probed"] = [*progress["probed"], decision.probe]
-        update["agenda"] = [
-            {"move": move, "panelist_id": owner, "topic_id": topic.id, "key_point": decision.probe}
-        ]
-        update["progress"] = progress
-        return update
-    agenda: list[dict[str, Any]] = [{"move": "close", "panelist_id": owner, "topic_id": topic.id}]
-    next_index = state.get("topic_index", 0) + 1
-    if next_index < len(round_.topics) and not out_of_turns:
-        following = round_.topics[next_index]
-        agenda.append({"move": "ask", "panelist_id": None, "topic_id": following.id})
-        update.update(topic_index=next_index, progress=new_progress(following.id))
-    else:
-        update["progress"] = None
-    update.update(closing=progress, agenda=agenda)
-    await _log(
-        svc,
-        runtime,
-        f"in:{state.get('turn', 0)}:topic",
-        "topic_completed",
-        public=False,
-        round_id=round_.id,
-        speaker="master",
-        text=decision.reason,
-        data={"topic_id": topic.id, "covered": progress["covered"]},
-    )
-    return update
-
-
 async def close_round(
     state: InterviewState, runtime: Runtime[Any]
-) -> Command[Literal["open_round"]]:
-    """Merge the round's evaluations, summarise it for the next panel, move on."""
+) -> Command[Literal["open_round", "pick_speaker"]]:
+    """Merge the round's evaluations, summarise it for the next panel, move on.
+
+    Before the last round closes — however the interview ends — the panel says goodbye.
+    """
     svc = await services(runtime)
-    round_ = _round(svc, state)
+    round_ = round_of(svc, state)
+    last = state.get("round_index", 0) + 1 >= len(svc.plan.rounds)
+    if (last or state.get("ended")) and not state.get("farewell"):
+        detail = {"stopped": "yes"} if state.get("ended") else {}
+        farewell = {"move": "farewell", "panelist_id": round_.panel[0].id, "topic_id": None}
+        return Command(
+            goto="pick_speaker",
+            update={"farewell": True, "agenda": [{**farewell, "detail": detail}]},
+        )
     logged = await svc.log.events(interview_id(runtime), kind="evaluation", round_id=round_.id)
     # The latest evaluation per topic and panelist is the one that counts.
     latest = {f"{e.data['topic_id']}/{e.data['panelist_id']}": e.data for e in logged}
@@ -606,7 +571,7 @@ async def close_round(
         e.data["question_id"]: e.data["progress"] for e in briefs if e.data.get("progress")
     }
     result = await merge_round(svc, round_, list(latest.values()), coding)
-    await _log(
+    await log_event(
         svc,
         runtime,
         f"{round_.id}:close",
@@ -615,7 +580,7 @@ async def close_round(
         round_id=round_.id,
         data={"index": state.get("round_index", 0), "title": round_.title},
     )
-    await _log(
+    await log_event(
         svc,
         runtime,
         f"{round_.id}:summary",
@@ -643,7 +608,7 @@ async def finish(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]
     """Final evaluation: merge every round's results into the report."""
     svc = await services(runtime)
     report = await build_report(svc, state, interview_id(runtime))
-    await _log(
+    await log_event(
         svc,
         runtime,
         "interview:report",
@@ -653,7 +618,7 @@ async def finish(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]
         text=report["recommendation"]["rationale"],
         data=report,
     )
-    await _log(
+    await log_event(
         svc,
         runtime,
         "interview:end",

@@ -35,6 +35,11 @@ class InterviewState(TypedDict, total=False):
         asked_counts: questions asked per panelist (speaker balance).
         ended: the candidate ended the interview.
         report: the final report.
+        understanding: the master's reading of the current message (intent, span, reply).
+        seed: varies the panel's wording between interviews; one interview replays exactly.
+        used: stock phrases the panel has said this round (so none repeats while others are
+            free); capped.
+        farewell: the panel has said goodbye.
     """
 
     round_index: int
@@ -58,6 +63,10 @@ class InterviewState(TypedDict, total=False):
     asked_counts: dict[str, int]
     ended: bool
     report: dict[str, Any] | None
+    understanding: dict[str, Any] | None
+    seed: int
+    used: list[str]
+    farewell: bool
 
 
 def new_progress(topic_id: str) -> dict[str, Any]:
@@ -72,4 +81,15 @@ def new_progress(topic_id: str) -> dict[str, Any]:
         "evidence": {},
         "probed": [],
         "last_gain": 0,
+        # What a listening panel needs to remember about this topic.
+        "hints": [],  # key point per hint given (lowers that point's credit)
+        "stuck": 0,
+        "repeats": 0,  # rephrasings used (repeat, nudge, redirect)
+        "off_topic": 0,
+        "misconceptions": [],  # {id, quote, key_point} challenged
+        "submits": 0,
+        "invited": False,
+        "code_waits": 0,
+        "last_asked": None,  # {"move", "text"}: what "can you repeat?" repeats
+        "moved_on": False,
     }

@@ -18,7 +18,20 @@ from ..memory import ASKED, OBSERVATIONS, REFLECTIONS, capped
 from .state import PanelistState
 
 # Moves that respond to something the candidate said, so there is an answer to evaluate.
-_ANSWERED = {"follow_up", "close", "nudge", "redirect"}
+_ANSWERED = {
+    "follow_up",
+    "close",
+    "nudge",
+    "redirect",
+    "repeat",
+    "clarify",
+    "hint",
+    "encourage",
+    "answer_question",
+    "challenge",
+    "wait",
+    "invite_code",
+}
 
 
 async def reason(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
@@ -158,6 +171,9 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
         data={
             "move": intent.move,
             "question_id": topic.id if topic else None,
+            # The client shows the editor only for questions that have code.
+            "question_kind": topic.kind.value if topic else None,
+            "signature": topic.coding.signature if topic and topic.coding else None,
             "name": panelist.name,
         },
     )

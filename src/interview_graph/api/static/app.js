@@ -9,6 +9,10 @@
  * are ignored and panel lines are keyed by message_id, so replays never duplicate a line.
  * The interview id and that seq live in sessionStorage; a fresh page load (empty transcript)
  * resumes from seq 0 so the server replays the whole transcript into the new page.
+ *
+ * The code editor is shown only while the current question (the last `message` with a
+ * question_id) is a coding question; each coding question keeps its own draft, and the
+ * visible-test table only ever shows results for the current question.
  */
 "use strict";
 
@@ -124,8 +128,11 @@
     report: null,
     panel: new Map(), // panelist id -> {name, title, card}
     messages: new Map(), // message_id -> {li, body, final}
-    questionId: null,
-    drafts: {},
+    questionId: null, // the question the panel is on (from `message` frames)
+    questionKind: null, // its kind: conceptual, coding, system_design, behavioural
+    signature: null, // a coding question's function signature
+    coding: false, // the editor is shown: the current question is a coding question
+    drafts: {}, // question_id -> code, for coding questions only
     outstanding: [], // sent inputs awaiting their ack: {clientId, kind, li?}
     codeBusy: false,
     lastSnapshot: "",
@@ -196,6 +203,21 @@
     $("end-button").disabled = !live;
     $("logout-button").hidden = currentView() === "login";
     $("code-busy").hidden = !state.codeBusy;
+    updateWorkbench();
+  }
+
+  /** The editor panel is shown only during a coding question of a live interview; else the chat is alone. */
+  function updateWorkbench() {
+    const show = state.coding && !state.finished;
+    const workbench = $("workbench");
+    if (!show && !workbench.hidden && workbench.contains(document.activeElement)) {
+      $("message-input").focus(); // don't leave the focus on a hidden field
+    }
+    workbench.hidden = !show;
+    const view = $("interview-view");
+    view.classList.toggle("no-code", !show);
+    if (state.questionKind) view.dataset.questionKind = state.questionKind;
+    else delete view.dataset.questionKind;
   }
 
   // --- connection ------------------------------------------------------------------------
@@ -359,9 +381,13 @@
     state.panel.clear();
     state.messages.clear();
     state.questionId = null;
+    state.questionKind = null;
+    state.signature = null;
+    state.coding = false;
     state.drafts = {};
     state.outstanding = [];
     state.lastSnapshot = "";
+    clearTimeout(state.snapshotTimer);
     setCodeBusy(false);
     $("panel").replaceChildren();
     $("transcript").replaceChildren();
@@ -370,12 +396,8 @@
     $("warning-banner").hidden = true;
     $("code-editor").value = "";
     $("message-input").value = "";
-    $("question-id").textContent = "";
-    $("code-results").dataset.count = "0";
-    $("code-status").textContent = "Run your code to see the visible test results.";
-    $("test-results").hidden = true;
-    $("test-results").tBodies[0].replaceChildren();
-    $("code-output").hidden = true;
+    clearResults();
+    updateQuestion();
     $("report").replaceChildren();
   }
 
@@ -510,14 +532,8 @@
   }
 
   function onRoundStarted(frame) {
-    if (state.questionId) {
-      // A new round starts with a clean editor; the last question's code stays in its draft.
-      state.drafts[state.questionId] = $("code-editor").value;
-      $("code-editor").value = "";
-      saveDrafts();
-    }
-    state.questionId = null;
-    updateQuestion();
+    // A new round has no question until the panel asks one; the last question's code is kept.
+    switchQuestion(null, null, null);
     setPanel(frame.panel || []);
     $("round-title").textContent = `Round ${Number(frame.index) + 1}: ${frame.title}`;
     $("round-description").textContent = frame.description || "";
@@ -546,9 +562,15 @@
     bubble.li.classList.remove("streaming");
     bubble.li.dataset.seq = String(frame.seq);
     if (frame.question_id) bubble.li.dataset.questionId = frame.question_id;
+    if (frame.question_kind) bubble.li.dataset.questionKind = frame.question_kind;
     setSpeaker(frame.panelist, false);
-    if (frame.question_id && frame.question_id !== state.questionId) {
-      switchQuestion(frame.question_id);
+    // Introductions and closings carry no question: the current one (and the editor) stays.
+    if (frame.question_id) {
+      const kind = frame.question_kind || null;
+      const signature = frame.signature || null;
+      if (frame.question_id !== state.questionId || isCoding(kind, signature) !== state.coding) {
+        switchQuestion(frame.question_id, kind, signature);
+      }
     }
     scrollTranscript();
   }
@@ -577,6 +599,14 @@
   }
 
   function onCodeResult(frame) {
+    const current = Boolean(state.questionId) && (frame.question_id || null) === state.questionId;
+    if (!current) {
+      // A result for a question the panel has left (a late run): the transcript keeps it, but
+      // it must not overwrite the current question's table.
+      const about = frame.question_id ? ` (${frame.question_id})` : "";
+      addLine(`result ${frame.status === "ok" ? "" : "bad"}`, `Tests${about}: ${frame.message || frame.status}`, frame.seq);
+      return;
+    }
     setCodeBusy(false);
     const results = $("code-results");
     results.dataset.count = String(Number(results.dataset.count || 0) + 1);
@@ -624,7 +654,11 @@
   }
 
   function onInterviewEnded(frame) {
-    state.finished = true;
+    if (state.coding) {
+      state.drafts[state.questionId] = $("code-editor").value;
+      saveDrafts();
+    }
+    state.finished = true; // hides the editor (updateControls)
     setCodeBusy(false);
     setSpeaker(null, false);
     $("round-title").textContent = "Interview finished";
@@ -741,27 +775,93 @@
     $("warning-banner").hidden = true;
   }
 
-  function switchQuestion(questionId) {
+  function isCoding(kind, signature) {
+    return kind === "coding" || Boolean(signature);
+  }
+
+  /** What a new coding question's editor starts with: its signature and an indented `pass`. */
+  function starter(signature) {
+    if (!signature) return "";
+    let head = String(signature).trimEnd();
+    if (/^(async\s+)?def\s/.test(head) && !head.endsWith(":")) head += ":";
+    return `${head}\n${INDENT}pass\n`;
+  }
+
+  /**
+   * The panel moved to another question (or none, at a round start). Each coding question keeps
+   * its own code in `state.drafts` (stored with the interview, so it survives reconnects); the
+   * candidate is told once that the code they leave is kept, with a way to look at it again.
+   * The visible-test table belongs to one question and is cleared.
+   */
+  function switchQuestion(questionId, kind, signature) {
     const editor = $("code-editor");
-    if (state.questionId) {
-      // Keep each question's code; a new question starts from its own (usually empty) draft.
-      state.drafts[state.questionId] = editor.value;
-      editor.value = state.drafts[questionId] || "";
-    } else if (!editor.value && state.drafts[questionId]) {
-      editor.value = state.drafts[questionId];
+    const previous = state.questionId;
+    if (state.coding && previous) {
+      const code = editor.value;
+      state.drafts[previous] = code;
+      if (previous !== questionId && code.trim() && code !== starter(state.signature)) {
+        addSavedLine(previous, code);
+      }
+    }
+    clearTimeout(state.snapshotTimer);
+    if (previous !== questionId) {
+      clearResults();
+      setCodeBusy(false);
     }
     state.questionId = questionId;
-    state.lastSnapshot = editor.value;
+    state.questionKind = questionId ? kind : null;
+    state.signature = questionId ? signature : null;
+    state.coding = Boolean(questionId) && isCoding(kind, signature);
+    let code = "";
+    if (state.coding) {
+      code = state.drafts[questionId] || "";
+      if (!code.trim()) code = starter(signature) || code;
+    }
+    editor.value = code;
+    state.lastSnapshot = code;
     saveDrafts();
     updateQuestion();
+    updateControls();
+  }
+
+  /** A quiet transcript line: the code for a question the panel left is kept (and can be seen). */
+  function addSavedLine(questionId, code) {
+    const pre = el("pre", { className: "code-output saved-code", text: code });
+    const details = el("details", {}, el("summary", { text: "Show it" }), pre);
+    details.addEventListener("toggle", () => {
+      if (details.open) pre.scrollIntoView({ block: "nearest" });
+    });
+    const li = el(
+      "li",
+      { className: "msg system draft-saved", dataset: { questionId }, attrs: { "data-testid": "draft-saved" } },
+      el("span", { text: `Your code for ${questionId} is saved.` }),
+      " ",
+      details,
+    );
+    $("transcript").append(li);
+    scrollTranscript();
   }
 
   function updateQuestion() {
-    $("question-id").textContent = state.questionId ? `Question: ${state.questionId}` : "";
+    $("question-id").textContent = state.questionId && state.coding ? `Question: ${state.questionId}` : "";
+    $("question-id").dataset.questionId = state.questionId || "";
+  }
+
+  /** Empty the visible-test table and output (they belong to the question they were run for). */
+  function clearResults() {
+    const results = $("code-results");
+    results.dataset.count = "0";
+    delete results.dataset.status;
+    $("code-status").textContent = "Run your code to see the visible test results.";
+    $("test-results").hidden = true;
+    $("test-results").tBodies[0].replaceChildren();
+    $("code-output").textContent = "";
+    $("code-output").hidden = true;
   }
 
   function sendCode(action) {
     const code = $("code-editor").value;
+    if (!state.coding) return; // the editor is only for coding questions
     if (action !== "edit" && !code.trim()) {
       showNotice("The editor is empty.", { kind: "error" });
       return;
@@ -1041,7 +1141,10 @@
     const editor = $("code-editor");
     editor.addEventListener("keydown", onEditorKey);
     editor.addEventListener("input", () => {
-      if (state.questionId) state.drafts[state.questionId] = editor.value;
+      if (state.coding && state.questionId) {
+        state.drafts[state.questionId] = editor.value;
+        saveDrafts(); // sessionStorage: a reload mid-question keeps the code too
+      }
       scheduleSnapshot();
     });
     editor.addEventListener("blur", saveDrafts);
