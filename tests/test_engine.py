@@ -57,13 +57,19 @@ async def test_ordinary_answers_pass(text: str) -> None:
     assert verdict.action == "allow" and verdict.category == "ok"
 
 
-async def test_silence_and_off_topic() -> None:
+async def test_silence_and_small_talk() -> None:
     brain = OfflineBrain()
     assert (await brain.check_rules("  ...  ", TOPIC, source="message")).category == "silence"
+    # Small talk is not a rules matter (no notice): the master's understanding step reads it
+    # and the panelist redirects once, in character.
     off = await brain.check_rules(
         "Did you catch the game last night? Great weather.", TOPIC, source="message"
     )
-    assert (off.action, off.category) == ("warn", "off_topic")
+    assert (off.action, off.category, off.notice) == ("allow", "ok", "")
+    reading = await brain.understand(
+        "Did you catch the game last night? Great weather.", TOPIC, {"covered": []}, faq=[]
+    )
+    assert reading.intent == "small_talk"
 
 
 async def test_injection_in_code_comments_is_flagged_not_obeyed() -> None:

@@ -146,7 +146,8 @@ async def test_invalid_output_is_repaired_once(llm: StubServer, tmp_path: Path) 
     repair = bodies[1]["messages"]
     assert "could not be used" in repair[-1]["content"] and repair[-2]["content"] == "<html>oops"
     assert not [e for e in events if e.kind == "llm_fallback"]
-    assert [e.data["move"] for e in events if e.kind == "message"][-1] == "follow_up"
+    # The first backend question is a coding one: after the approach the panel invites code.
+    assert [e.data["move"] for e in events if e.kind == "message"][-1] == "invite_code"
 
 
 async def test_unrepairable_output_falls_back_to_the_offline_decision(
@@ -159,7 +160,8 @@ async def test_unrepairable_output_falls_back_to_the_offline_decision(
     fallbacks = [e for e in events if e.kind == "llm_fallback"]
     assert [e.data["call"] for e in fallbacks] == ["screen"]
     # The interview went on: the follow-up was spoken.
-    assert [e.data["move"] for e in events if e.kind == "message"][-1] == "follow_up"
+    # The first backend question is a coding one: after the approach the panel invites code.
+    assert [e.data["move"] for e in events if e.kind == "message"][-1] == "invite_code"
 
 
 async def test_a_stalled_reply_falls_back_to_the_offline_line(
@@ -168,7 +170,8 @@ async def test_a_stalled_reply_falls_back_to_the_offline_line(
     llm.configure(StubConfig(stall_seconds=3, scripts={"panelist": [{"fault": "stall"}] * 2}))
     events, items = await _session_run(tmp_path / "i.sqlite", [])
     intro = next(e for e in events if e.kind == "message")
-    assert intro.text.startswith("Hello, I'm"), "the offline engine's introduction"
+    lead = resolve_plan("backend_engineer").rounds[0].panel[0]
+    assert lead.intro and lead.intro in intro.text, "the offline engine's introduction"
 
 
 async def test_the_screen_blocks_what_the_wall_missed(llm: StubServer, tmp_path: Path) -> None:

@@ -105,14 +105,29 @@ async def test_scripted_speaker_is_the_one_who_asks(
 async def test_follow_up_until_the_brain_says_the_topic_is_complete(
     scripted: ScriptedBrain, database: Path
 ) -> None:
+    # The first backend question is a coding one: after the approach, the panel invites code.
+    greetings = ["introduce", "introduce"]  # each of the coding panel says hello
     events, _ = await _run(scripted, database, ["I would use a dictionary."])
     moves = [e.data["move"] for e in events if e.kind == "message"]
-    assert moves == ["introduce", "ask", "follow_up"]
+    assert moves == [*greetings, "ask", "invite_code"]
+    events, _ = await _run(
+        scripted,
+        database.with_name("a.sqlite"),
+        ["I would use a dictionary.", "Still thinking about the code.", "Almost there."],
+    )
+    moves = [e.data["move"] for e in events if e.kind == "message"]
+    assert moves == [*greetings, "ask", "invite_code", "follow_up", "follow_up"]
 
+    # The brain says the topic is complete, but a coding question waits for its submission
+    # until the turn budget says otherwise.
     scripted.complete_after_one = True
-    events, _ = await _run(scripted, database.with_name("b.sqlite"), ["I would use a dictionary."])
+    answers = ["I would use a dictionary."] * 4
+    events, _ = await _run(scripted, database.with_name("b.sqlite"), answers)
     moves = [(e.data["move"], e.data["question_id"]) for e in events if e.kind == "message"]
-    assert moves[2:] == [("close", "top_k_frequent"), ("ask", "sliding_window_rate_limiter")]
+    assert moves[2:6] == [("ask", "top_k_frequent"), *[("invite_code", "top_k_frequent")] * 3]
+    assert moves[6:] == [("close", "top_k_frequent"), ("ask", "sliding_window_rate_limiter")]
+    [done] = [e for e in events if e.kind == "topic_completed"]
+    assert done.text == "out of turns before a submission" and not done.data["submitted"]
 
 
 async def test_blocked_input_never_reaches_a_panelist(

@@ -492,7 +492,8 @@ SHORT_ANSWERS = ["I don't know.", "Not sure, sorry.", "No idea.", "I'd have to l
 CURRENT_QUESTION_JS = """() => {
   const asked = window.__frames.received.filter(f => f.type === 'message' && f.question_id);
   const last = asked[asked.length - 1];
-  return last ? { id: last.question_id, kind: last.question_kind, signature: last.signature } : null;
+  if (!last) return null;
+  return { id: last.question_id, kind: last.question_kind, signature: last.signature };
 }"""
 
 
@@ -649,9 +650,7 @@ def test_editor_only_for_coding_questions(server: str, page: Any, errors: list[s
     assert page.locator("#transcript .draft-saved").count() >= 1
 
     # The next round (system design: no code is run): still no editor.
-    _answer_until(
-        page, "q => q && q.kind === 'system_design'", None, "the system-design round", 25
-    )
+    _answer_until(page, "q => q && q.kind === 'system_design'", None, "the system-design round", 25)
     design = _current_question(page)
     assert design is not None and design["signature"] is None
     rounds = [f for f in page.evaluate("window.__frames.received") if f["type"] == "round_started"]

@@ -143,9 +143,9 @@ def find_phrase(haystack: Sequence[str], phrase: str) -> tuple[int, int] | None:
     at = _contiguous(haystack, ws)
     if at is not None and not _negated(haystack, at):
         return at, at + len(ws)
-    if len(content) < 2:
-        return None
     wanted = set(content)
+    if len(wanted) < 2:  # one word (even repeated) only matches as itself, above
+        return None
     width = len(content) + _SLACK
     negative = any(w in _NEGATIONS for w in ws)
     for i, w in enumerate(haystack):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -37,23 +37,58 @@ from ..engine.decisions import (
     RulesVerdict,
     SpeakerChoice,
     TopicDecision,
+    Understanding,
 )
 from ..engine.offline import OfflineBrain
-from ..plans.models import InterviewPlan, Panelist, Round, Topic
+from ..plans.models import Clarification, InterviewPlan, Panelist, Round, Topic
 from ..settings import get_settings
 from .calls import OutputError, decide, decide_early, stream_text
 from .prompts import fence
 
 logger = logging.getLogger("interview_graph.llm")
 _MOVES = {
-    "introduce": "introduce yourself and the round briefly (the others are introduced by name).",
-    "ask": "ask the current question, in your own words but keeping its meaning; if the "
-    "candidate just answered a previous question, acknowledge it in a few words first.",
-    "follow_up": "react briefly to the answer, then ask the follow-up.",
-    "nudge": "the candidate said nothing useful; encourage them and restate the question.",
-    "redirect": "the candidate drifted off topic; kindly bring them back to the question.",
+    "introduce": "greet the candidate and introduce yourself in the first person, in a sentence "
+    "or two; if you lead the round, also say in your own words what the round will be like.",
+    "ask": "ask the current question, in your own words but keeping its meaning; if it is not "
+    "the first question, use a short natural transition (never 'Let's move on').",
+    "follow_up": "react in a few words to what the candidate just said, using their own terms, "
+    "then ask the follow-up.",
+    "nudge": "the candidate said nothing; encourage them and put the question another way.",
+    "redirect": "the candidate made small talk; reply in one friendly sentence at most, then "
+    "bring them back to the question. Do it once, briefly.",
     "close": "acknowledge the answer in one short sentence; do not ask anything.",
     "hand_off": "hand over to a colleague in one short sentence.",
+    "repeat": "the candidate asked you to repeat: say the question (or your last follow-up) "
+    "again in other words, without adding anything new.",
+    "clarify": "the candidate asked a clarifying question: answer it from the material below; if "
+    "there is none, tell them it's their call and to state their assumption.",
+    "hint": "the candidate asked for a hint: give exactly the hint in the material below, in your "
+    "own words and never more than it says; if there is none, say you can't help further.",
+    "encourage": "the candidate is stuck: reassure them in a few words and offer the hint in the "
+    "material below (or a simpler angle on the question).",
+    "answer_question": "the candidate asked you something about the interview or the team: "
+    "answer briefly and in character from the material below, then return to the question.",
+    "challenge": "the candidate said something wrong: quote their words from the material below "
+    "and ask the challenge question; do not correct them or give the answer.",
+    "wait": "the candidate is thinking: tell them to take their time, in a few words.",
+    "invite_code": "tell the candidate to go ahead and write the code in the editor and submit "
+    "when ready (or ask whether they are ready to submit, if you already invited them).",
+    "discuss_code": "comment on their submission using only the result in the material below "
+    "(never mention specific hidden tests), then ask the question in the material.",
+    "farewell": "the interview is over: thank the candidate warmly and say what happens next, "
+    "from the material below. Do not ask anything.",
+}
+# What each key of an intent's detail means, for the speak prompt's material.
+_MATERIAL = {
+    "quote": "The candidate's words to quote",
+    "ref": "The candidate's words to pick up",
+    "probe": "The question to ask",
+    "hint": "The hint to give",
+    "reply": "Answer to the candidate's question",
+    "result": "Their submission's result (say it in your words)",
+    "again": "Your last question, to repeat",
+    "why": "Why the topic ends",
+    "stopped": "The candidate ended the interview early",
 }
 _DECISIONS = ["no_hire", "lean_no_hire", "hire", "strong_hire"]
 
@@ -168,6 +203,17 @@ class LLMBrain:
             fallback=offline,
             read=read_verdict,
         )
+
+    async def understand(
+        self,
+        text: str,
+        topic: Topic,
+        progress: dict[str, Any],
+        *,
+        faq: Sequence[Clarification],
+    ) -> Understanding:
+        """The deterministic reading in both modes: no model call before the first token."""
+        return await self.offline.understand(text, topic, progress, faq=faq)
 
     async def assess_answer(
         self,
@@ -336,7 +382,8 @@ class LLMBrain:
         key_point = got.key_point if got.key_point in ids else base.key_point
         return Intent(
             move=base.move,
-            key_point=key_point if base.move == "follow_up" else None,
+            key_point=key_point if base.key_point is not None else None,
+            detail=base.detail,
             query=got.query[:200] or base.query,
             note=got.note[:300],
         )
@@ -356,23 +403,30 @@ class LLMBrain:
                 (f.question for f in topic.follow_ups if f.key_point == intent.key_point),
                 "ask about an aspect they have not covered yet, without naming it",
             )
+        material = dict(intent.detail)
+        if intent.move == "farewell":
+            material["reply"] = scene.get("closing", "")
+        if intent.move in ("repeat", "nudge", "redirect", "encourage") and topic is not None:
+            material.setdefault("again", (topic.rephrasings or [topic.question])[0])
         values = {
             "name": panelist.name,
             "title": panelist.title,
             "round": round_.title,
-            "round_description": round_.description,
+            "round_description": round_.opening or round_.description,
             "traits": ", ".join(panelist.traits),
             "style": panelist.speaking_style,
-            "max_words": 25 if intent.move == "close" else 90,
+            "max_words": 25 if intent.move in ("close", "wait") else 90,
             "move_instruction": _MOVES[intent.move]
             + (
                 " Others on the panel: "
                 + ", ".join(f"{p.name} ({p.title})" for p in round_.panel if p.id != panelist.id)
-                if intent.move == "introduce"
+                if intent.move == "introduce" and scene.get("lead")
                 else ""
             ),
             "question": topic.question if topic else "(none yet: introductions)",
             "follow_up": follow,
+            "material": _material(material),
+            "exchanges": _exchanges(scene.get("recent", [])),
             "advice": scene.get("advice", "") or "none",
             "notes": scene.get("notes", []),
             "memory": _memory(scene.get("memory", {})),
@@ -581,6 +635,28 @@ def _example(plan: InterviewPlan) -> str:
     return plan.model_copy(update={"rounds": [small], "knowledge": docs}).model_dump_json(
         exclude_defaults=True
     )
+
+
+def _material(detail: dict[str, str]) -> str:
+    """The public material a line needs, as labelled lines; candidate words stay fenced."""
+    lines = []
+    for key, value in detail.items():
+        if not value or key == "rephrasing":
+            continue
+        label = _MATERIAL.get(key, key)
+        text = fence(value, 400) if key in ("quote", "ref") else value
+        lines.append(f"- {label}: {text}")
+    return "\n".join(lines) or "none"
+
+
+def _exchanges(recent: list[dict[str, Any]]) -> str:
+    """The last few public lines (bounded by the master's cap), candidate lines fenced."""
+    out = []
+    for line in recent[-4:]:
+        who = "Candidate" if line.get("speaker") == "candidate" else "Panel"
+        text = str(line.get("text", ""))[:400]
+        out.append(f"{who}: {fence(text, 400) if who == 'Candidate' else text}")
+    return "\n".join(out) or "(none)"
 
 
 def _memory(memory: dict[str, Any]) -> dict[str, Any]:

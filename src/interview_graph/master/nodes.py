@@ -217,6 +217,7 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
                     "topic_number": state.get("topic_index", 0) + 1,
                     "gained": (_progress_for(state, topic_id) or {}).get("last_gain", 0),
                     "closing": svc.plan.closing,
+                    "recent": state.get("recent", [])[-4:],
                 },
                 "activity": activity
                 if activity and activity.get("question_id") == topic_id
