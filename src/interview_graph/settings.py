@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     llm_models: dict[str, str] = Field(
         default_factory=dict,
         description="Per-role model overrides: master, screen (defaults to master's), "
-        "panelist, evaluator, planner.",
+        "panelist, evaluator, planner, candidate (self-play only).",
     )
     llm_temperatures: dict[str, float] = Field(
         default_factory=lambda: {
@@ -53,6 +53,7 @@ class Settings(BaseSettings):
             "panelist": 0.7,
             "evaluator": 0.0,
             "planner": 0.4,
+            "candidate": 0.8,
         }
     )
     llm_fallback_model: str | None = Field(

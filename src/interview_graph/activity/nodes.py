@@ -119,6 +119,9 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
     progress["runs"] += state["action"] == "run"
     progress["submits"] += state["action"] == "submit"
     counts = _counts(state.get("execution"))
+    if state["action"] == "submit" and counts:
+        # The report states the last *submission*, not whatever ran last.
+        progress["last_submit"] = counts
     if (
         counts
         and counts["visible_passed"] == counts["visible_total"]

@@ -30,7 +30,8 @@ _WORD = re.compile(r"n't|[a-z0-9]+?(?=n't)|[a-z0-9]+(?:[+#][a-z0-9+#]*)?")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s")
 _NEGATIONS = frozenset({"not", "no", "never", "without", "nor", "neither", "n't"})
 # Words that end the scope of a negation: "not X but Y" negates X only.
-_CLAUSE_BREAKS = frozenset({"but", "instead", "rather", "so", "then", "because", "although"})
+_CLAUSE_BREAKS = frozenset({"but", "so", "then", "because", "although", "while", "whereas"})
+_CONTRASTS = frozenset({("rather", "than"), ("instead", "of")})
 _STOP = frozenset(
     "a an the of to in on at for and or is are be it its this that with by as i we you my our "
     "do does did would will can could should".split()
@@ -55,6 +56,7 @@ _FOLD = {
 # Content words of a phrase may appear within this many extra words of each other.
 _SLACK = 3
 _NEGATION_REACH = 3
+_CONTRAST_REACH = 6
 
 
 def _stem(word: str) -> str:
@@ -124,11 +126,18 @@ def _contiguous(haystack: Sequence[str], needle: Sequence[str]) -> int | None:
 
 
 def _negated(haystack: Sequence[str], start: int) -> bool:
-    """Whether a negation in the same clause reaches the match starting at ``start``."""
-    for j in range(start - 1, max(-1, start - 1 - _NEGATION_REACH), -1):
-        if haystack[j] in _CLAUSE_BREAKS:
+    """Whether a negation in the same clause reaches the match starting at ``start``.
+
+    "not"/"never"/"without" reach a few words; "rather than" and "instead of" reach a little
+    further ("rather than a promise to run immediately" does not claim it runs immediately).
+    """
+    for j in range(start - 1, max(-1, start - 1 - _CONTRAST_REACH), -1):
+        word = haystack[j]
+        if word in _CLAUSE_BREAKS:
             return False
-        if haystack[j] in _NEGATIONS:
+        if word in _NEGATIONS and start - j <= _NEGATION_REACH:
+            return True
+        if j > 0 and (haystack[j - 1], word) in _CONTRASTS:
             return True
     return False
 
@@ -184,7 +193,8 @@ class Coverage:
         return len(self.covered) / total if total else 0.0
 
 
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+# A full stop inside a number or an "e.g."/"i.e." does not end a sentence.
+_SENTENCE = re.compile(r"(?:\b[eE]\.[gG]\.|\b[iI]\.[eE]\.|[^.!?\n]|\.(?=[0-9]))+[.!?]*")
 
 
 def sentences(text: str) -> list[str]:
@@ -225,7 +235,7 @@ def _match(split: _Split, phrases: Iterable[str]) -> Match | None:
 
 
 def match_any(text: str, phrases: Iterable[str]) -> Match | None:
-    """The first of ``phrases`` found in ``text``, sentence by sentence (a match never spans two)."""
+    """The first of ``phrases`` found in ``text``, sentence by sentence (never across two)."""
     return _match(_split(text), phrases)
 
 

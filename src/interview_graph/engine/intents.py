@@ -1,4 +1,4 @@
-"""What a candidate's message is doing: answering, asking, stuck, drifting — with the words that show it.
+"""What a candidate's message is doing (answering, asking, stuck, drifting): intent and span.
 
 The master reads every message that passed the rules through :func:`classify` before the
 panel reacts, so a request to repeat gets the question again, a clarifying question gets an
@@ -178,18 +178,17 @@ def classify(
         ("stuck", _STUCK),
     ):
         if hit := _any(patterns, norm):
-            return Understanding(intent=intent, span=hit)  # type: ignore[arg-type]
+            return Understanding(intent=intent, span=hit)
     if questions:
         if clarification is not None:
             return Understanding(intent="clarify", span=questions[0], reply=clarification.answer)
+        chat = _any(_SMALL_TALK, norm)
         asked_faq = next((e for q in questions if (e := _lookup(q, faq))), None)
-        if asked_faq is not None or _any(_TO_INTERVIEWER, norm):
-            return Understanding(
-                intent="question",
-                span=questions[0],
-                reply=asked_faq.answer if asked_faq else "",
-            )
-        if _any(_SMALL_TALK, norm) is None and _CLARIFY_CUES.search(norm):
+        if chat is None and asked_faq is not None:
+            return Understanding(intent="question", span=questions[0], reply=asked_faq.answer)
+        if chat is None and _any(_TO_INTERVIEWER, norm):
+            return Understanding(intent="question", span=questions[0])
+        if chat is None and _CLARIFY_CUES.search(norm):
             return Understanding(intent="clarify", span=questions[0])
     if hit := _any(_SMALL_TALK, norm):
         return Understanding(intent="small_talk", span=hit)

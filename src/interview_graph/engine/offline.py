@@ -20,8 +20,6 @@ from ..knowledge import knowledge_query
 from ..plans.models import Clarification, InterviewPlan, Panelist, Round, Topic
 from .base import register_engine
 from .coverage import cover, match_any
-from .intents import classify
-from .speech import compose
 from .decisions import (
     Advice,
     Evaluation,
@@ -34,6 +32,8 @@ from .decisions import (
     TopicDecision,
     Understanding,
 )
+from .intents import classify
+from .speech import compose
 
 # Patterns are matched against NFKC-normalised, lower-cased text with zero-width characters
 # removed, so full-width letters or invisible joiners do not slip past them.

@@ -50,8 +50,28 @@ SMALL_TALK = (
     "Ha, maybe after the interview!",
     "Tempting, but let's save that for later.",
     "I'd love to, but let's keep that for after.",
+    "Good one — let's pick that up once we're done.",
+    "Let's leave that for the coffee afterwards.",
+    "Fair enough, but I'll keep us on track.",
+    "We can chat about that at the end.",
+    "I'll hold you to that after the interview.",
 )
-WAIT = ("Sure, take your time.", "Take your time.", "No rush.")
+REPHRASE = (
+    "Let me put it another way.",
+    "Here it is in other words.",
+    "Put differently:",
+    "Another way to look at it:",
+    "Let me rephrase.",
+)
+BACK_TO = ("Back to the question:", "So, the question:", "Where we were:", "Coming back to it:")
+GREETINGS = ("Hi,", "Hello,", "Hi there,", "Good to meet you —", "Nice to meet you —")
+CODING_ASK = (
+    "Talk me through your approach first, then code it up and submit when you're ready.",
+    "Tell me how you'd go about it before you start typing; submit when you're happy.",
+    "Start by telling me your plan, then write it and submit when it's ready.",
+    "Walk me through the idea first; then code it and submit when you're happy with it.",
+)
+WAIT = ("Sure, take your time.", "Take your time.", "No rush.", "Of course, go ahead and think.")
 QUOTE = (
     "You said “{q}”.",
     "Hold on — you said “{q}”.",
@@ -71,6 +91,9 @@ INVITE = (
 CHECK_SUBMIT = (
     "Whenever you're ready, submit it and we'll look at the results together.",
     "Are you ready to submit, or still working on it?",
+    "No pressure — submit when you think it's done.",
+    "How's the code coming along? Submit it when you're ready.",
+    "Take the time you need, and hit Submit when you're happy.",
 )
 OUT_OF_TIME = (
     "We're short on time for this one, so let's leave it there — your code is saved.",
@@ -87,7 +110,7 @@ GENERIC_FOLLOW_UP = (
 BANKS = (
     NEUTRAL, REPEAT, CLARIFY, OPEN_CHOICE, HINT, NO_MORE_HINTS, ENCOURAGE, PARK, MOVE_ON,
     ANSWER_DEFAULT, BACK, SMALL_TALK, WAIT, INVITE, CHECK_SUBMIT, OUT_OF_TIME, WRAP_ROUND,
-    FAREWELL, STOPPED, GENERIC_TRANSITIONS, REFER,
+    FAREWELL, STOPPED, GENERIC_TRANSITIONS, REFER, REPHRASE, BACK_TO, GREETINGS, CODING_ASK,
 )  # fmt: skip
 _ENDS = (".", "?", "!", ":", "—", "…")
 
@@ -209,14 +232,19 @@ class Composer:
         p, lead = self.p, bool(self.scene.get("lead"))
         if self.scene.get("returning"):
             line = (
-                self.pick((f"Hello again — {p.name} here.", f"Good to see you again; {p.name} here."))
+                self.pick(
+                    (f"Hello again — {p.name} here.", f"Good to see you again; {p.name} here.")
+                )
                 if lead
                 else self.pick(("Hi again.", "Good to see you again.", "Hello again."))
             )
         else:
             intro = p.intro or f"I'm {p.name}, {p.title}."
-            greeting = self.pick(("Hi,", "Hello,", "Hi there,"))
-            line = f"{greeting} {intro}" if intro.startswith("I") else join(greeting[:-1], intro)
+            greeting = self.pick(GREETINGS)
+            if intro.startswith("I"):
+                line = f"{greeting} {intro}"
+            else:
+                line = join(greeting.rstrip(" ,—") + ".", intro)
         if not lead:
             return line
         opening = self.round.opening or (
@@ -232,8 +260,7 @@ class Composer:
             text = join(
                 text,
                 f"Please write it in the editor; the signature is `{self.topic.coding.signature}`.",
-                "Talk me through your approach first, then code it up and submit when you're "
-                "ready.",
+                self.pick(CODING_ASK),
             )
         return text
 
@@ -288,17 +315,17 @@ class Composer:
         hint = self.detail.get("hint", "")
         if hint:
             return join(self.pick(ENCOURAGE), self.pick(HINT), hint)
-        return join(self.pick(ENCOURAGE), "Let me put it another way.", self._rephrased())
+        return join(self.pick(ENCOURAGE), self.pick(REPHRASE), self._rephrased())
 
     def _answer_question(self) -> str:
         reply = self.detail.get("reply", "") or self.pick(ANSWER_DEFAULT)
         return join(reply, self.pick(BACK))
 
     def _redirect(self) -> str:
-        return join(self.pick(SMALL_TALK), "Back to the question:", self._rephrased())
+        return join(self.pick(SMALL_TALK), self.pick(BACK_TO), self._rephrased())
 
     def _nudge(self) -> str:
-        return join(self.pick(WAIT), "Let me put it another way.", self._rephrased())
+        return join(self.pick(WAIT), self.pick(REPHRASE), self._rephrased())
 
     def _wait(self) -> str:
         return self.pick(WAIT)
@@ -344,4 +371,3 @@ def compose(
 ) -> str:
     """The panelist's line for ``intent`` (see :class:`Composer`)."""
     return Composer(panelist, intent, topic, round_, scene).compose()
-

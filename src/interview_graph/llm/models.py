@@ -3,7 +3,8 @@
 Roles: ``master`` (topic decisions, speaker, advice), ``screen`` (the rules check that gates
 each reply; it answers with one word first, so a small fast model suits it; by default it
 uses the master's model), ``panelist`` (speech and reflection), ``evaluator`` (scores, round
-summaries, the recommendation) and ``planner`` (job description → plan).  Each role gets its
+summaries, the recommendation), ``planner`` (job description → plan) and ``candidate`` (the
+self-play candidate of ``interview-sim simulate --candidate-engine llm``).  Each role gets its
 own model name and temperature, a bounded request timeout (the client's default would wait
 600 s), the SDK's retries (exponential backoff that honours ``Retry-After`` on 429/5xx) and,
 if configured, a fallback model.
@@ -23,7 +24,7 @@ from langchain_openai import ChatOpenAI
 
 from ..settings import Settings, get_settings
 
-ROLES = ("master", "screen", "panelist", "evaluator", "planner")
+ROLES = ("master", "screen", "panelist", "evaluator", "planner", "candidate")
 
 
 @dataclass(frozen=True)

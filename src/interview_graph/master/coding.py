@@ -10,13 +10,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plans.models import Topic
+from ..plans.models import QuestionKind, Round, Topic
+from ..transcript import Event
 
 EDGE_PROBE = "Which inputs do you think could still break it?"
 PRODUCTION_PROBE = "What would you change before putting this into production?"
 
 
-def result_in_words(analysis: dict[str, Any]) -> tuple[str, bool]:
+# Ways to say each outcome, so two submissions in one round do not sound the same.
+_ALL_PASS = (
+    "All the tests pass, including the hidden ones.",
+    "That passes everything, the hidden cases too.",
+    "Every test passes, hidden ones included.",
+)
+_HIDDEN_FAIL = (
+    "The visible tests pass, but some of the hidden cases fail.",
+    "It passes the visible tests; a few of the hidden cases don't pass yet.",
+    "Visible tests are green, but not all of the hidden ones.",
+)
+
+
+def result_in_words(analysis: dict[str, Any], variant: int = 0) -> tuple[str, bool]:
     """The submission's result as the panel says it, and whether every test passed."""
     visible = analysis.get("visible") or {}
     if analysis.get("syntax_error"):
@@ -33,24 +47,22 @@ def result_in_words(analysis: dict[str, Any]) -> tuple[str, bool]:
     if vp < vt:
         return f"{vp} of the {vt} visible tests pass so far.", False
     if hidden and hidden_passed < hidden:
-        return "The visible tests pass, but some of the hidden cases fail.", False
+        return _HIDDEN_FAIL[variant % len(_HIDDEN_FAIL)], False
     if hidden:
-        return "All the tests pass, including the hidden ones.", True
+        return _ALL_PASS[variant % len(_ALL_PASS)], True
     return "All the tests pass.", True
 
 
-def discuss(topic: Topic, progress: dict[str, Any], analysis: dict[str, Any]) -> dict[str, Any]:
+def discuss(
+    topic: Topic, progress: dict[str, Any], analysis: dict[str, Any], topic_number: int = 0
+) -> dict[str, Any]:
     """The ``discuss_code`` task for a submission of ``topic`` (mutates ``progress``)."""
     progress["submits"] += 1
-    result, green = result_in_words(analysis)
+    result, green = result_in_words(analysis, variant=topic_number)
     covered = set(progress["covered"])
     probed = set(progress["probed"])
     follow = next(
-        (
-            f
-            for f in topic.follow_ups
-            if f.key_point not in covered and f.key_point not in probed
-        ),
+        (f for f in topic.follow_ups if f.key_point not in covered and f.key_point not in probed),
         None,
     )
     key_point = None
@@ -66,3 +78,54 @@ def discuss(topic: Topic, progress: dict[str, Any], analysis: dict[str, Any]) ->
         "key_point": key_point,
         "detail": {"result": result, "probe": probe},
     }
+
+
+def coding_record(round_: Round, briefs: list[Event], lines: list[Event]) -> dict[str, Any]:
+    """Per coding question of ``round_``, what happened, for the report: nothing flattering.
+
+    Submitted or not, the last submission's visible and hidden pass counts (never a run's),
+    runs, snapshots, and the seconds from the question being asked to every visible test
+    first passing.  A question never touched says so too.
+    """
+    asked_at = {
+        e.data.get("question_id"): e.ts
+        for e in reversed(lines)
+        if (e.data or {}).get("move") == "ask"
+    }
+    record: dict[str, Any] = {}
+    for topic in round_.topics:
+        if topic.kind is not QuestionKind.CODING:
+            continue
+        mine = [
+            e for e in briefs if e.data.get("question_id") == topic.id and e.data.get("progress")
+        ]
+        if not mine and topic.id not in asked_at:
+            continue
+        progress = dict(mine[-1].data["progress"]) if mine else {"runs": 0, "submits": 0}
+        green = next((e for e in mine if "first_green" in e.data["progress"]), None)
+        seconds = None
+        if green is not None and topic.id in asked_at:
+            seconds = round(max(0.0, green.ts - asked_at[topic.id]), 1)
+        progress["seconds_to_first_pass"] = seconds
+        progress["summary"] = _summary(progress)
+        record[topic.id] = progress
+    return record
+
+
+def _summary(progress: dict[str, Any]) -> str:
+    runs = progress.get("runs", 0)
+    submit = progress.get("last_submit")
+    if not progress.get("submits") or not submit:
+        tried = f"{runs} run(s) of the visible tests" if runs else "no code run"
+        return f"Not submitted ({tried})."
+    hidden = submit["total"] - submit["visible_total"]
+    text = (
+        f"Submitted {progress['submits']} time(s); last submission passed "
+        f"{submit['visible_passed']}/{submit['visible_total']} visible"
+    )
+    if hidden:
+        text += f" and {submit['passed'] - submit['visible_passed']}/{hidden} hidden tests"
+    text += f"; {runs} run(s)"
+    if progress.get("seconds_to_first_pass") is not None:
+        text += f"; all visible tests first passed {progress['seconds_to_first_pass']:.0f} s in"
+    return text + "."

@@ -23,12 +23,12 @@ from langgraph.types import Command, interrupt
 
 from ..context import Services, interview_id, services
 from ..engine.decisions import RulesVerdict
-from ..inputs import input_event, parse_input
 from ..engine.speech import stock_used
+from ..inputs import input_event, parse_input
 from ..memory import FLAGS, RECEIPTS, RECENT, USED_PHRASES, capped, empty_memory
 from ..plans.models import Round, Topic
 from ..report import build_report, merge_round, round_results
-from .coding import discuss
+from .coding import coding_record, discuss
 from .log import log_event, round_of
 from .state import InterviewState, new_progress
 
@@ -540,7 +540,8 @@ def make_activity_node(activity_graph: CompiledStateGraph[Any, Any, Any, Any]) -
         if inbox["action"] == "submit" and progress and question_id == progress["topic_id"]:
             # A submission of the question on the table is discussed, pair-programming style.
             current = dict(progress)
-            update["agenda"] = [discuss(round_.topic(question_id), current, analysis)]
+            number = state.get("topic_index", 0) + current["submits"]
+            update["agenda"] = [discuss(round_.topic(question_id), current, analysis, number)]
             update["progress"] = current
         return update
 
@@ -568,9 +569,8 @@ async def close_round(
     # The latest evaluation per topic and panelist is the one that counts.
     latest = {f"{e.data['topic_id']}/{e.data['panelist_id']}": e.data for e in logged}
     briefs = await svc.log.events(interview_id(runtime), kind="activity_brief", round_id=round_.id)
-    coding: dict[str, dict[str, Any]] = {
-        e.data["question_id"]: e.data["progress"] for e in briefs if e.data.get("progress")
-    }
+    asked = await svc.log.events(interview_id(runtime), kind="message", round_id=round_.id)
+    coding = coding_record(round_, briefs, asked)
     result = await merge_round(svc, round_, list(latest.values()), coding)
     await log_event(
         svc,

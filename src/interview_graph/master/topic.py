@@ -1,4 +1,4 @@
-"""Topic completion: fold an answer into coverage, then challenge, follow up, wait for code, or close.
+"""Topic completion: fold an answer into coverage; challenge, follow up, wait for code, or close.
 
 ``complete_topic`` runs on every answer.  In order:
 
@@ -133,7 +133,9 @@ def _detail(**values: str) -> dict[str, str]:
 
 
 def _waiting_for_code(topic: Topic, progress: dict[str, Any]) -> bool:
-    return topic.kind is QuestionKind.CODING and topic.coding is not None and not progress["submits"]
+    return (
+        topic.kind is QuestionKind.CODING and topic.coding is not None and not progress["submits"]
+    )
 
 
 def _ref(spans: dict[str, str]) -> str:

@@ -38,9 +38,7 @@ async def understand(
         return Command(goto="complete_topic")
     topic = round_.topic(progress["topic_id"])
     text = (state.get("inbox") or {}).get("text", "")
-    reading = await svc.brain.understand(
-        text, topic, progress, faq=[*round_.faq, *svc.plan.faq]
-    )
+    reading = await svc.brain.understand(text, topic, progress, faq=[*round_.faq, *svc.plan.faq])
     turn = state.get("turn", 0)
     await log_event(
         svc,
@@ -84,9 +82,7 @@ def _next_hint(topic: Topic, progress: dict[str, Any]) -> dict[str, str]:
     return {"hint": hint.text}
 
 
-def _react(
-    reading: Understanding, topic: Topic, progress: dict[str, Any]
-) -> dict[str, Any] | None:
+def _react(reading: Understanding, topic: Topic, progress: dict[str, Any]) -> dict[str, Any] | None:
     """The task for a non-answer (mutates ``progress``); None to close the topic instead."""
     intent = reading.intent
     if intent == "repeat":

@@ -62,11 +62,11 @@ class Panelist(_Model):
     intro: Text | None = Field(
         default=None,
         description="How this person introduces themselves, in the first person "
-        "(\"I lead the payments platform team.\"); defaults to name and title.",
+        '("I lead the payments platform team."); defaults to name and title.',
     )
     transitions: list[Text] = Field(
         default_factory=list,
-        description="Lead-ins this persona uses before a new question (\"Let's switch gears.\").",
+        description='Lead-ins this persona uses before a new question ("Let\'s switch gears.").',
     )
 
 
@@ -271,7 +271,7 @@ class Round(_Model):
     opening: Text | None = Field(
         default=None,
         description="What the lead says about the round's format, to the candidate "
-        "(\"We'll work through two short exercises...\"); the description is for reviewers.",
+        '("We\'ll work through two short exercises..."); the description is for reviewers.',
     )
     faq: list[Clarification] = Field(
         default_factory=list, description="Answers to questions about the round or the team."

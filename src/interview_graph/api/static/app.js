@@ -1011,9 +1011,8 @@
       el("strong", { text: p.name }), ": ",
       Object.entries(p.scores || {}).map(([id, s]) => `${names[id] || humanize(id)} ${fmtScore(s)}`).join(", ") || "no scores"));
     const coding = Object.entries(round.coding || {}).map(([question, info]) => {
-      const tests = info.tests || {};
-      const passed = tests.total ? `${tests.passed}/${tests.total} tests pass` : "no tests run";
-      return el("li", { text: `${question}: ${passed}, ${info.runs || 0} run(s), ${info.submits || 0} submit(s)` });
+      // The server words what happened (submitted or not, the last submission's counts).
+      return el("li", { text: `${question}: ${info.summary || "no record"}` });
     });
     return el("section", { className: "report-round", dataset: { roundId: round.round_id } },
       el("h4", {},
