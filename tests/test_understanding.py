@@ -49,7 +49,8 @@ def test_each_kind_of_message_is_read_for_what_it_is(text: str, intent: str) -> 
 
 
 def test_a_clarifying_question_gets_the_plans_answer_and_an_answer_inside_counts() -> None:
-    asked = classify("Can I assume the input is sorted?", "can i assume the input is sorted?", TOP_K)
+    text = "Can I assume the input is sorted?"
+    asked = classify(text, normalise(text), TOP_K)
     sorted_clarification = next(c for c in TOP_K.clarifications if "sorted" in c.asks)
     assert asked.reply == sorted_clarification.answer
     mixed = "Can I assume it's sorted? Either way I'd count occurrences with a Counter first."
@@ -106,3 +107,10 @@ def test_stock_phrases_are_not_reused_while_others_are_free() -> None:
         used.append(choose(options, used, "seed"))
     assert sorted(used) == ["a", "b", "c"]
     assert choose(options, used, "seed") == used[0], "then the one heard longest ago"
+
+
+def test_a_sort_key_written_as_code_counts_as_tie_breaking() -> None:
+    said = "I'd count with a Counter, then sort by (-count, value) and take the first k."
+    covered = cover(said, TOP_K.key_points).covered
+    assert {"count_frequencies", "tie_breaking"} <= set(covered)
+    assert "tie_breaking" not in cover("I count each value.", TOP_K.key_points).covered

@@ -25,8 +25,9 @@ import simplemma
 
 from ..plans.models import KeyPoint
 
-# "don't" → "do" + "n't" (a negation); "c++" and "c#" stay one token.
-_WORD = re.compile(r"n't|[a-z0-9]+?(?=n't)|[a-z0-9]+(?:[+#][a-z0-9+#]*)?")
+# "don't" → "do" + "n't" (a negation); "c++" and "c#" stay one token; a minus sign written
+# against a name ("(-count, value)") stays with it, as in code.
+_WORD = re.compile(r"n't|[a-z0-9]+?(?=n't)|(?<![a-z0-9])-[a-z]+|[a-z0-9]+(?:[+#][a-z0-9+#]*)?")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s")
 _NEGATIONS = frozenset({"not", "no", "never", "without", "nor", "neither", "n't"})
 # Words that end the scope of a negation: "not X but Y" negates X only.
@@ -70,6 +71,8 @@ def _stem(word: str) -> str:
 def _norm(word: str) -> str:
     if word == "n't":
         return "not"
+    if word.startswith("-"):
+        return "-" + _norm(word[1:])
     if not word.isalpha():
         return word
     return _stem(simplemma.lemmatize(word, lang="en").lower())

@@ -21,7 +21,7 @@ from .coverage import cover, match_any, sentences
 from .decisions import Understanding
 
 _REPEAT = [
-    r"\b(can|could|would) you (please )?(repeat|rephrase|restate|say (that|it) again)",
+    r"\b(can|could|would) you (please )?(repeat|rephrase|restate|say (that|it|the question) again)",
     r"\b(repeat|rephrase|restate) (the|that|your) (question|last part|problem)",
     r"\bsay (that|it) again\b",
     r"\bcome again\b",
@@ -31,6 +31,10 @@ _REPEAT = [
     r"\bpardon\b",
     r"\bone more time\b",
     r"\bsorry,? what\??$",
+    r"\bsorry,? what (was that|did you say)\b",
+    r"\b(not sure|don'?t think) i (follow|understand|understood)"
+    r"( (you|that|the question|what you (said|asked|mean)))?[.!?]*$",
+    r"\bwhat('s| is| was| were) .{0,40}\bagain\??$",
     r"\bwhat do you mean\??$",
 ]
 _HINT = [
@@ -44,6 +48,8 @@ _HINT = [
     r"\bi need (some |a little )?help\b",
     r"\bpoint me in the right direction\b",
     r"\bgive me a clue\b",
+    r"\b(do you have|have you got|got|(can|could) you give me|(can|could) i (get|have)) "
+    r"(a|any|some|another) (tip|clue)s?\b",
 ]
 _STUCK = [
     r"\bi (really |honestly |just )?(do not|don'?t|dont) know\b",
@@ -54,7 +60,7 @@ _STUCK = [
     r"\b(can'?t|cannot) think of (anything|it|a way|how)\b",
     r"\bi give up\b",
     r"\bmy mind (is|went) blank\b",
-    r"\bi'?m not sure\.?$",
+    r"\bi'?m not (really |quite |entirely |totally )?sure\.?$",
     r"\bnot sure,? sorry\b",
     r"\bhaven'?t (got|the faintest)\b",
 ]
@@ -65,9 +71,10 @@ _MOVE_ON = [
     r"\bskip (this|that|it)( one| question)?\b",
     r"\bi'?d (rather|like to) (move on|skip)\b",
     r"\bpass on this\b",
+    r"^(i'?ll )?pass[.!]?$",
 ]
 _THINKING = [
-    r"^(hmm+|umm*|uh+|well)[.,!?\s]*$",
+    r"^((hmm+|umm*|uh+|well|okay|ok|so)[.,!?\s…]*)+$",
     r"\blet me (think|see|consider)\b",
     r"\bgive me (a|one) (sec|second|moment|minute)\b",
     r"\b(one|just a) (sec|second|moment|minute)\b",
@@ -82,6 +89,7 @@ _SMALL_TALK = [
     r"\b(weather|sunny|rainy|raining)\b",
     r"\b(movies?|films?|netflix|tv shows?|series|episode)\b",
     r"\b(vacation|holidays?|weekend plans|your weekend)\b",
+    r"\bplans for (the|this) (weekend|summer|evening)\b",
     r"\b(pizza|lunch|dinner|breakfast|recipe|restaurant)\b",
     r"\b(my|your) (cat|dog|pet|kids?)\b",
     r"\b(celebrity|horoscope|lottery|music|concert|album)\b",
@@ -95,12 +103,15 @@ _TO_INTERVIEWER = [
     r"\btime (left|remaining)\b",
     r"\bhow many (questions|rounds|interviews|more)\b",
     r"\b(your|the) team\b",
+    r"\bwhat (does|do|is|'s) (the|your) ([a-z-]+ ){0,3}team\b",
     r"\b(you|your) (work|role|job|day)\b",
     r"\bwhat (do|does) (you|your)\b.{0,20}\b(work on|do|build)\b",
     r"\b(company|culture|remote|office|on-?call|tech stack)\b",
     r"\b(next steps?|what happens next|hear back)\b",
     r"\bwhat('s| is) (the )?(format|structure|plan) (of|for)\b",
-    r"\b(can|may) i (use|look up|google|search)\b",
+    # "Can I use heapq?" is about the problem (a clarification); "can I google it?" is not.
+    r"\b(can|may) i (use (google|the internet|the web|an ai|chatgpt|copilot)|"
+    r"look (it |things )?up|google|search)\b",
 ]
 _CLARIFY_CUES = re.compile(
     r"\b(assume|assumption|can i|may i|should i|do i|do we|does (it|the|this)|is (it|the|there)|"

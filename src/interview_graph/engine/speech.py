@@ -14,10 +14,12 @@ and FAQ answers, misconception probes, the persona's own phrases and the candida
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from ..plans.models import Panelist, QuestionKind, Round, Topic
+from .coverage import sentences
 from .decisions import Intent
 
 # Stock phrases the engine adds to the personas' own, by what they do.
@@ -47,14 +49,14 @@ ANSWER_DEFAULT = (
 )
 BACK = ("Back to the question whenever you're ready.", "Now, back to the question.")
 SMALL_TALK = (
-    "Ha, maybe after the interview!",
-    "Tempting, but let's save that for later.",
-    "I'd love to, but let's keep that for after.",
-    "Good one — let's pick that up once we're done.",
-    "Let's leave that for the coffee afterwards.",
+    "Ha, maybe after the interview! Back to the question.",
+    "Tempting, but let's save that for later and get back to it.",
+    "I'd love to, but let's keep that for after. Where were we?",
+    "Good one — let's pick that up once we're done. For now:",
+    "Let's leave that for the coffee afterwards. Back to business:",
     "Fair enough, but I'll keep us on track.",
-    "We can chat about that at the end.",
-    "I'll hold you to that after the interview.",
+    "We can chat about that at the end; let's return to the question.",
+    "I'll hold you to that after the interview. Now, the question:",
 )
 REPHRASE = (
     "Let me put it another way.",
@@ -63,7 +65,6 @@ REPHRASE = (
     "Another way to look at it:",
     "Let me rephrase.",
 )
-BACK_TO = ("Back to the question:", "So, the question:", "Where we were:", "Coming back to it:")
 GREETINGS = ("Hi,", "Hello,", "Hi there,", "Good to meet you —", "Nice to meet you —")
 CODING_ASK = (
     "Talk me through your approach first, then code it up and submit when you're ready.",
@@ -102,17 +103,21 @@ OUT_OF_TIME = (
 WRAP_ROUND = ("That's all I had for this round.", "That wraps up this round.")
 FAREWELL = ("That's everything from our side.", "We're at the end of the interview.")
 THANKS = "Thank you for your time today, it was good talking with you."
-STOPPED = ("Understood, we'll stop here. Thank you for your time today.",)
+STOPPED = ("Understood, we'll stop here.", "Of course, let's stop there.")
 GENERIC_TRANSITIONS = ("Next question.", "Let's try another one.", "Here's the next one.")
 GENERIC_FOLLOW_UP = (
-    "What else would you consider here — edge cases, trade-offs, or what could go wrong?"
+    "What else would you consider here — edge cases, trade-offs, or what could go wrong?",
+    "Is there anything you'd add, thinking about what could go wrong?",
+    "What would worry you about that in production?",
+    "Which part of that would you want to test first, and why?",
 )
 BANKS = (
     NEUTRAL, REPEAT, CLARIFY, OPEN_CHOICE, HINT, NO_MORE_HINTS, ENCOURAGE, PARK, MOVE_ON,
     ANSWER_DEFAULT, BACK, SMALL_TALK, WAIT, INVITE, CHECK_SUBMIT, OUT_OF_TIME, WRAP_ROUND,
-    FAREWELL, STOPPED, GENERIC_TRANSITIONS, REFER, REPHRASE, BACK_TO, GREETINGS, CODING_ASK,
+    FAREWELL, STOPPED, GENERIC_TRANSITIONS, REFER, REPHRASE, GREETINGS, GENERIC_FOLLOW_UP, CODING_ASK,
 )  # fmt: skip
 _ENDS = (".", "?", "!", ":", "—", "…")
+_ABOUT_YOU = re.compile(r"\b(your team|the team|you work|your (role|job|day|work)|you do)\b")
 
 
 def choose(options: Sequence[str], used: Sequence[str], *salt: object) -> str:
@@ -280,8 +285,8 @@ class Composer:
         assert self.topic is not None
         follow = next(
             (f.question for f in self.topic.follow_ups if f.key_point == self.intent.key_point),
-            GENERIC_FOLLOW_UP,
-        )
+            "",
+        ) or self.pick(GENERIC_FOLLOW_UP)
         ref = self.detail.get("ref", "")
         if _worth_quoting(ref):  # their own words are the acknowledgement
             return join(self.detail.get("reply", ""), self.pick(REFER).format(q=quote(ref)), follow)
@@ -296,7 +301,7 @@ class Composer:
     def _repeat(self) -> str:
         again = self.detail.get("again", "")
         if again:  # a follow-up is what was asked last: say that one again
-            return join(self.pick(REPEAT[:3]), f"I asked: {again}")
+            return join(self.pick(REPEAT[:3]), "I asked:", again)
         return join(self.pick(REPEAT), self._rephrased())
 
     def _clarify(self) -> str:
@@ -318,11 +323,18 @@ class Composer:
         return join(self.pick(ENCOURAGE), self.pick(REPHRASE), self._rephrased())
 
     def _answer_question(self) -> str:
-        reply = self.detail.get("reply", "") or self.pick(ANSWER_DEFAULT)
+        reply = self.detail.get("reply", "") or self._about_me() or self.pick(ANSWER_DEFAULT)
         return join(reply, self.pick(BACK))
 
+    def _about_me(self) -> str:
+        """A question about the interviewer's work is answered from their own introduction."""
+        if not self.p.intro or not _ABOUT_YOU.search(self.detail.get("asked", "").lower()):
+            return ""
+        rest = sentences(self.p.intro)[1:]
+        return join("Sure, briefly.", *rest) if rest else ""
+
     def _redirect(self) -> str:
-        return join(self.pick(SMALL_TALK), self.pick(BACK_TO), self._rephrased())
+        return join(self.pick(SMALL_TALK), self._rephrased())
 
     def _nudge(self) -> str:
         return join(self.pick(WAIT), self.pick(REPHRASE), self._rephrased())
@@ -356,10 +368,9 @@ class Composer:
 
     def _farewell(self) -> str:
         closing = str(self.scene.get("closing", ""))
-        if self.detail.get("stopped"):
-            return join(self.pick(STOPPED), closing, "Goodbye!")
         thanks = "" if "thank" in closing.lower() else THANKS
-        return join(self.pick(FAREWELL), thanks, closing, "Goodbye!")
+        first = self.pick(STOPPED if self.detail.get("stopped") else FAREWELL)
+        return join(first, thanks, closing, "Goodbye!")
 
 
 def compose(

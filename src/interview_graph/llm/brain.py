@@ -81,6 +81,7 @@ _MOVES = {
 # What each key of an intent's detail means, for the speak prompt's material.
 _MATERIAL = {
     "quote": "The candidate's words to quote",
+    "asked": "The candidate's question",
     "ref": "The candidate's words to pick up",
     "probe": "The question to ask",
     "hint": "The hint to give",
@@ -644,7 +645,7 @@ def _material(detail: dict[str, str]) -> str:
         if not value or key == "rephrasing":
             continue
         label = _MATERIAL.get(key, key)
-        text = fence(value, 400) if key in ("quote", "ref") else value
+        text = fence(value, 400) if key in ("quote", "ref", "asked") else value
         lines.append(f"- {label}: {text}")
     return "\n".join(lines) or "none"
 

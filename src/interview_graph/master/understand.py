@@ -105,7 +105,10 @@ def _react(reading: Understanding, topic: Topic, progress: dict[str, Any]) -> di
     if intent == "move_on":
         return None
     if intent == "question":
-        return {"move": "answer_question", "detail": {"reply": reading.reply}}
+        return {
+            "move": "answer_question",
+            "detail": {"reply": reading.reply, "asked": reading.span},
+        }
     if intent == "small_talk":
         progress["off_topic"] += 1
         if progress["off_topic"] >= MAX_SMALL_TALK:
