@@ -125,15 +125,18 @@ class InterviewSession:
         report = snapshot.values.get("report")
         return dict(report) if report else None
 
-    async def step(self, value: Any = None) -> AsyncIterator[dict[str, Any]]:
+    async def step(
+        self, value: Any = None, initial: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Start the interview (no value) or resume it with a candidate input; stream items.
 
         Yields ``{"type": "token", ...}`` deltas and ``{"type": "event", "event": Event}``
         items until the graph waits for the candidate again or ends.  Events already seen are
-        not yielded twice (nodes re-run after an interrupt re-emit them).
+        not yielded twice (nodes re-run after an interrupt re-emit them).  ``initial`` is the
+        graph's input when it starts (e.g. ``{"seed": 7}``); it is ignored on a resume.
         """
         if value is None:
-            payload: Any = None if await self.started() else {}
+            payload: Any = None if await self.started() else dict(initial or {})
         else:
             payload = Command(resume=value)
         # durability="exit": one checkpoint per resume (at the interrupt or the end) instead

@@ -113,9 +113,7 @@ async def turn(
     """This turn's reply (text or code) and the updated memory."""
     persona = state["persona"]
     if persona not in LLM_PERSONAS:
-        raise ValueError(
-            f"the LLM candidate plays {', '.join(LLM_PERSONAS)}, not {persona!r}"
-        )
+        raise ValueError(f"the LLM candidate plays {', '.join(LLM_PERSONAS)}, not {persona!r}")
     payload = state["payload"]
     plan = await asyncio.to_thread(resolve_plan, state["plan"])  # its role title only: public
     history = [*memory.get("history", []), *({"who": "panel", "text": t} for t in lines)]

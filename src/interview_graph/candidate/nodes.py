@@ -48,7 +48,7 @@ def _memory(state: CandidateState) -> dict[str, Any]:
 
 
 async def read_panel(state: CandidateState, runtime: Runtime[Any]) -> dict[str, Any]:
-    """Work out what was asked: a new question, a follow-up (on which point), a challenge…"""
+    """Work out what was asked: a new question, a follow-up (on which point), a challenge."""
     memory = _memory(state)
     payload = state["payload"]
     lines = new_panel_lines(payload.get("recent", []))

@@ -57,7 +57,11 @@ def _overlap(line_words: set[str], text: str) -> float:
 
 
 def find(lines: Sequence[str], options: Iterable[tuple[K, str]]) -> K | None:
-    """The option whose text the newest line says (verbatim first, then by word overlap)."""
+    """The option the newest line says: verbatim first, else the best word overlap.
+
+    ``options`` come in priority order (the first verbatim hit wins); a line that says none
+    of them verbatim is matched to the option it overlaps most, if it overlaps enough.
+    """
     options = [(key, text) for key, text in options if text]
     for line in reversed(lines):
         flat = _squash(line)
@@ -65,10 +69,10 @@ def find(lines: Sequence[str], options: Iterable[tuple[K, str]]) -> K | None:
             if _squash(text) in flat:
                 return key
         line_words = _content(line)
-        scored = [(_overlap(line_words, text), i) for i, (_, text) in enumerate(options)]
-        best = max(scored, default=(0.0, -1))
+        scored = [(_overlap(line_words, text), -i) for i, (_, text) in enumerate(options)]
+        best = max(scored, default=(0.0, 0))
         if best[0] >= _OVERLAP:
-            return options[best[1]][0]
+            return options[-best[1]][0]
     return None
 
 

@@ -75,6 +75,7 @@ def new_topic_memory() -> dict[str, Any]:
         "wrong": [],  # misconceptions voiced
         "target": None,  # the key point being discussed
         "special": False,  # an adversarial persona's move on this topic is spent
+        "used": [],  # snippets said ("<key point>:<level>"), never said twice
     }
 
 
@@ -88,23 +89,22 @@ def read(topic: Topic, tmem: dict[str, Any], lines: Sequence[str]) -> dict[str, 
         return {"kind": "again", "key_point": tmem["target"]}
     if topic.coding is not None and not tmem["code"] and asks_for_code(lines):
         return {"kind": "invite_code", "key_point": None}
-    for line in reversed(lines):
-        one = [line]
-        wrong = find(one, [(m.id, m.probe) for m in topic.misconceptions])
-        if wrong is not None:
-            m = next(m for m in topic.misconceptions if m.id == wrong)
-            return {"kind": "challenge", "key_point": m.key_point, "misconception": m.id}
-        follow = find(one, [(f.key_point, f.question) for f in topic.follow_ups])
-        if follow is not None:
-            return {"kind": "follow_up", "key_point": follow}
-        hinted = find(one, hints)
-        if hinted is not None:
-            return {"kind": "hint", "key_point": hinted or tmem["target"]}
-        clarified = find(one, [(i, c.answer) for i, c in enumerate(topic.clarifications)])
-        if clarified is not None:
-            return {"kind": "clarified", "key_point": tmem["target"]}
-    # A follow-up in the panel's own words (or a question about the submission).
-    return {"kind": "follow_up", "key_point": None}
+    options: list[tuple[tuple[str, str, str], str]] = [
+        *((("challenge", m.key_point, m.id), m.probe) for m in topic.misconceptions),
+        *((("follow_up", f.key_point, ""), f.question) for f in topic.follow_ups),
+        *((("hint", h.key_point or "", ""), h.text) for h in topic.hints),
+        *((("clarified", "", ""), c.answer) for c in topic.clarifications),
+    ]
+    found = find(lines, options)
+    if found is None:
+        # A follow-up in the panel's own words (or a question about the submission).
+        return {"kind": "follow_up", "key_point": None}
+    kind, key_point, misconception = found
+    if kind == "challenge":
+        return {"kind": kind, "key_point": key_point, "misconception": misconception}
+    if kind in ("hint", "clarified"):
+        return {"kind": kind, "key_point": key_point or tmem["target"]}
+    return {"kind": kind, "key_point": key_point}
 
 
 @dataclass
@@ -163,12 +163,22 @@ class Player:
         return next((k for k in self.topic.key_points if k.id == kp_id), None)
 
     def snippet(self, kp: KeyPoint, level: Level) -> str:
-        """What this candidate says about ``kp`` at ``level`` (defensive: snippets may lack)."""
+        """What this candidate says about ``kp`` at ``level`` (defensive: snippets may lack).
+
+        The use is remembered: the same piece is not said twice on a topic (see :meth:`say`).
+        """
+        self.tmem["used"] = [*self.tmem.get("used", []), f"{kp.id}:{level.value}"]
         if kp.snippets is not None:
             return kp.snippets.at(level)
         if level is Level.STRONG:
             return kp.text
-        return self.pick(L.VAGUE)
+        return self.unsaid(L.VAGUE)
+
+    def say(self, kp: KeyPoint, *levels: Level) -> str | None:
+        """The first of ``kp``'s snippets at ``levels`` not said on this topic yet."""
+        used = self.tmem.get("used", [])
+        level = next((lv for lv in levels if f"{kp.id}:{lv.value}" not in used), None)
+        return None if level is None else self.snippet(kp, level)
 
     def pick(self, options: Sequence[str]) -> str:
         """One of ``options``, at random from this turn's stream."""
@@ -265,22 +275,33 @@ class Player:
         else:
             text = self._weak_first()
         kp = self._kp(hinted)
+        helped = None
         if kp is not None and level is not Level.STRONG:
+            # The hint helps with one point: a weak candidate answers only that much.
             boost = Level.STRONG if self.rng.random() < 0.4 else Level.AVERAGE
-            text = lead(self.pick(L.AFTER_HINT), f"{self.snippet(kp, boost)} {text}")
+            helped = self.say(kp, boost, Level.AVERAGE, Level.WEAK)
+            if helped is not None:
+                text = f"{helped} {text}" if level is Level.AVERAGE else self.hedge(helped)
         wrong = None
-        if level is Level.AVERAGE and self.rng.random() < 0.3:
+        phrases = [p for m in self.topic.misconceptions for p in m.phrases]
+        if match_any(text, phrases) is not None:
+            pass  # the sample answer already says something wrong
+        elif level is Level.AVERAGE and self.rng.random() < 0.15:
             wrong = self.misconception_for()
         elif level is Level.WEAK and self.rng.random() < 0.4:
             wrong = self.misconception_for()
         if wrong is not None:
             text = f"{text} {wrong.text}"
             self.tmem["wrong"] = [*self.tmem["wrong"], wrong.id]
-        if coding:
+        if helped is not None:
+            opener = self.pick(L.AFTER_HINT)
+        elif coding:
             opener = self.pick(L.APPROACH_OPENERS)
-            text = lead(opener, f"{text} {self.pick(L.APPROACH_CLOSERS)}".strip())
         else:
-            text = lead(self.pick(L.OPENERS), text)
+            opener = self.pick(L.OPENERS)
+        if coding:
+            text = f"{text} {self.pick(L.APPROACH_CLOSERS)}".strip()
+        text = lead(opener, text)
         self.tmem["answered"] = True
         return Reply(text, act="wrong" if wrong else "answer")
 
@@ -301,33 +322,50 @@ class Player:
             covered = set(cover(text, kps).covered)
             if covered and not covered & left_out:
                 return text
-        parts: list[str] = []
-        for kp in kps:
-            if kp.id in left_out:
-                continue
-            piece = self.snippet(kp, Level.STRONG)
-            if set(cover(piece, kps).covered) & left_out:
-                continue
-            parts.append(lead(self.pick(L.CONNECTORS), piece) if parts else piece)
-        return " ".join(parts) or self.topic.sample_answers.strong
+        pieces = [
+            piece
+            for kp in kps
+            if kp.id not in left_out
+            and not set(cover(piece := self.snippet(kp, Level.STRONG), kps).covered) & left_out
+        ]
+        return self.chain(pieces) or self.topic.sample_answers.strong
+
+    def chain(self, pieces: Sequence[str]) -> str:
+        """Pieces joined into one answer, with connectors (none used twice).
+
+        Only a piece that starts with "I" takes a connector ("Also, I'd…"); one that opens
+        with its own ("Then…", "As a result…") keeps it.
+        """
+        connectors = list(L.CONNECTORS)
+        self.rng.shuffle(connectors)
+        out = [pieces[0]] if pieces else []
+        for i, piece in enumerate(pieces[1:]):
+            first = piece.split(" ", 1)[0]
+            starts_with_i = first == "I" or first.startswith("I'")
+            out.append(lead(connectors[i % len(connectors)], piece) if starts_with_i else piece)
+        return " ".join(out)
 
     def _average_first(self) -> str:
         if self.rng.random() < 0.6:
+            self.tmem["used"] = [*self.tmem["used"], "sample"]
             return self.topic.sample_answers.average
         kps = list(self.topic.key_points)
         known = [k for k in kps if k.id in self.knows] or kps[:1]
-        first = self.rng.choice(known)
-        others = [k for k in kps if k.id != first.id]
-        extra = self.rng.sample(others, min(len(others), self.rng.choice([1, 2])))
-        parts = [self.snippet(first, Level.STRONG)]
-        parts += [lead(self.pick(L.CONNECTORS), self.snippet(k, Level.AVERAGE)) for k in extra]
-        return " ".join(parts)
+        good = self.rng.sample(known, min(2, len(known)))
+        others = [k for k in kps if k not in good]
+        partial = self.rng.sample(others, min(len(others), 1))
+        chosen = sorted([*good, *partial], key=kps.index)  # in the order a story runs
+        return self.chain(
+            [self.snippet(k, Level.STRONG if k in good else Level.AVERAGE) for k in chosen]
+        )
 
     def _weak_first(self) -> str:
         if self.rng.random() < 0.5:
+            self.tmem["used"] = [*self.tmem["used"], "sample"]
             return self.hedge(self.topic.sample_answers.weak)
-        kps = self.rng.sample(list(self.topic.key_points), min(2, len(self.topic.key_points)))
-        return " ".join(self.hedge(self.snippet(k, Level.WEAK)) for k in kps)
+        kps = list(self.topic.key_points)
+        chosen = sorted(self.rng.sample(kps, min(2, len(kps))), key=kps.index)
+        return " ".join(self.hedge(self.snippet(k, Level.WEAK)) for k in chosen)
 
     def _target(self, kp_id: str | None) -> KeyPoint | None:
         """The point a follow-up is about: the one named, else one it has not made yet."""
@@ -341,32 +379,45 @@ class Player:
 
     def follow_up(self, kp_id: str | None, after_hint: bool = False) -> Reply:
         """Answer a follow-up (or a hint, or a question about the submission)."""
+        if after_hint and kp_id in self.tmem["covered"]:
+            # The hint is about a point already made: it helps with the question on the table.
+            target = self.tmem["target"]
+            kp_id = target if target not in self.tmem["covered"] else None
         kp = self._target(kp_id)
         if kp is None:
             return Reply(self.unsaid(L.NOTHING_TO_ADD))
         self.tmem["target"] = kp.id
         level, roll = self.level, self.rng.random()
         knows = kp.id in self.knows
+        strong, average, weak = Level.STRONG, Level.AVERAGE, Level.WEAK
         if after_hint:
-            if level is Level.STRONG:
-                said = Level.STRONG
-            elif level is Level.AVERAGE:
-                said = Level.STRONG if roll < 0.6 else Level.AVERAGE
+            if level is strong:
+                prefs = [strong]
+            elif level is average:
+                prefs = [strong, average] if roll < 0.6 else [average, strong]
             else:
-                said = Level.STRONG if roll < 0.2 else Level.AVERAGE if roll < 0.6 else Level.WEAK
-            text = lead(self.pick(L.AFTER_HINT), self.snippet(kp, said))
-            return Reply(self.hedge(text) if said is Level.WEAK else text)
-        if level is Level.AVERAGE:
-            if roll < 0.1 and self.can_ask_hint(1):
+                prefs = [strong, average, weak] if roll < 0.2 else [average, weak]
+                if roll >= 0.6:
+                    prefs = [weak, average]
+            text = self.say(kp, *prefs)
+            if text is None:
+                return self.dont_know() if level is weak else Reply(self.unsaid(L.NOTHING_TO_ADD))
+            if level is weak:
+                text = self.hedge(text)
+            return Reply(lead(self.pick(L.AFTER_HINT), text))
+        if level is average:
+            if roll < 0.08 and self.can_ask_hint(1):
                 return self.ask_hint()
-            if roll < 0.18 and not self.tmem["dont_know"]:
+            if roll < 0.14 and not self.tmem["dont_know"]:
                 return self.dont_know()
-            if roll < 0.34 and (wrong := self.misconception_for(kp.id)):
+            if roll < 0.26 and (wrong := self.misconception_for(kp.id)):
                 self.tmem["wrong"] = [*self.tmem["wrong"], wrong.id]
                 return Reply(lead(self.pick(L.FOLLOW_OPENERS), wrong.text), act="wrong")
-            said = Level.STRONG if knows else Level.AVERAGE
-            return Reply(lead(self.pick(L.FOLLOW_OPENERS), self.snippet(kp, said)))
-        if level is Level.WEAK:
+            text = self.say(kp, *([strong, average] if knows else [average, strong]))
+            if text is None:
+                return Reply(self.unsaid(L.NOTHING_TO_ADD))
+            return Reply(lead(self.pick(L.FOLLOW_OPENERS), text))
+        if level is weak:
             if roll < 0.25 and self.can_ask_hint(2):
                 return self.ask_hint()
             if roll < 0.38 and self.tmem["dont_know"] < 1:
@@ -374,9 +425,14 @@ class Player:
             if roll < 0.58 and (wrong := self.misconception_for(kp.id)):
                 self.tmem["wrong"] = [*self.tmem["wrong"], wrong.id]
                 return Reply(self.hedge(wrong.text), act="wrong")
-            said = Level.AVERAGE if knows else Level.WEAK
-            return Reply(self.hedge(self.snippet(kp, said)))
-        return Reply(lead(self.pick(L.FOLLOW_OPENERS), self.snippet(kp, Level.STRONG)))
+            text = self.say(kp, *([average, weak] if knows else [weak, average]))
+            if text is None:
+                return self.dont_know()
+            return Reply(self.hedge(text))
+        text = self.say(kp, strong)
+        if text is None:
+            return Reply(self.unsaid(L.NOTHING_TO_ADD))
+        return Reply(lead(self.pick(L.FOLLOW_OPENERS), text))
 
     def challenged(self, kp_id: str | None, misconception: str | None) -> Reply:
         """Answer a challenge of something wrong it said."""
@@ -392,11 +448,15 @@ class Player:
                 if self.rng.random() < 0.5:
                     text = f"{text} {m.text}"
                 return Reply(text, act="insist")
-            if roll < 0.75:
+            text = None if roll < 0.75 else self.say(kp, Level.WEAK, Level.AVERAGE)
+            if text is None:
                 return self.dont_know()
-            return Reply(lead("Oh.", self.hedge(self.snippet(kp, Level.WEAK))))
-        said = Level.STRONG if self.level is Level.STRONG else Level.AVERAGE
-        return Reply(lead(self.pick(L.CORRECTIONS), self.snippet(kp, said)))
+            return Reply(lead("Oh.", self.hedge(text)))
+        mine = Level.STRONG if self.level is Level.STRONG else Level.AVERAGE
+        text = self.say(kp, mine, Level.STRONG)
+        if text is None:
+            return Reply(self.unsaid(L.CORRECTIONS))
+        return Reply(lead(self.pick(L.CORRECTIONS), text))
 
     def code(self) -> Reply:
         """The code for this question at its level."""
@@ -455,7 +515,7 @@ def knowledge(seed: int | None, round_id: str, topic: Topic, persona: str) -> se
     if level is Level.STRONG:
         return {k.id for k in topic.key_points}
     rng = stream(seed, round_id, topic.id, "knows")
-    share = 0.5 if level is Level.AVERAGE else 0.15
+    share = 0.6 if level is Level.AVERAGE else 0.15
     known = {k.id for k in topic.key_points if rng.random() < share}
     if level is Level.AVERAGE:
         known |= set(cover(topic.sample_answers.average, topic.key_points).covered)
