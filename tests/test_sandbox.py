@@ -196,3 +196,39 @@ async def test_refused_when_no_sandbox_is_possible(monkeypatch: pytest.MonkeyPat
 async def test_other_languages_are_reported_unsupported() -> None:
     result = await run_tests("function f(a, b) { return a + b }", "javascript", "f", CASE)
     assert result.status == "unsupported" and "Python only" in result.message
+
+
+def _sandboxed_children() -> set[int]:
+    """Live (not zombie) bwrap processes started by this test process."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:  # noqa: ASYNC230  # tiny procfs reads
+                stat = f.read()
+        except OSError:
+            continue
+        comm_end = stat.rindex(")")
+        comm = stat[stat.index("(") + 1 : comm_end]
+        state, ppid = stat[comm_end + 2 :].split()[:2]
+        if comm == "bwrap" and int(ppid) == os.getpid() and state != "Z":
+            found.add(int(entry))
+    return found
+
+
+async def test_a_cancelled_run_is_killed_not_left_running() -> None:
+    before = _sandboxed_children()
+    task = asyncio.create_task(attack("import time\ntime.sleep(30)\nreturn a + b"))
+    deadline = time.monotonic() + 5
+    while not (_sandboxed_children() - before) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    started = _sandboxed_children() - before
+    assert started, "the run started in the sandbox"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    deadline = time.monotonic() + 3
+    while _sandboxed_children() & started and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not (_sandboxed_children() & started), "the sandbox outlived its cancelled run"

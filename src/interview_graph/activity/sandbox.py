@@ -447,6 +447,11 @@ async def _collect(
         status = await asyncio.wait_for(read(), WALL_SECONDS)
     except TimeoutError:
         status = "timeout"
+    except asyncio.CancelledError:
+        # Nobody will read this run's result (its interview closed): stop it now rather than
+        # let a sleeping program outlive the cancellation until the server exits.
+        _kill(proc)
+        raise
     if status != "ok":
         _kill(proc)
         # Drain what is left in the pipe: asyncio only reports the exit once the pipe is at EOF.
