@@ -11,7 +11,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ..context import interview_id, services
-from . import sandbox
+from .runs import Case, execute, hidden_cases, visible_cases
 from .state import ActivityState
 from .static import analyse, resemblance
 
@@ -29,7 +29,7 @@ async def interpret_code(state: ActivityState, runtime: Runtime[Any]) -> dict[st
 
 
 async def execute_code(state: ActivityState, runtime: Runtime[Any]) -> dict[str, Any]:
-    """Run the code in the sandbox: visible tests on run, visible and hidden on submit."""
+    """Run the code in the sandbox: visible tests on run; on submit hidden ones too, apart."""
     svc = await services(runtime)
     spec = _spec(svc.plan, state)
     facts = state["facts"]
@@ -40,38 +40,18 @@ async def execute_code(state: ActivityState, runtime: Runtime[Any]) -> dict[str,
         or "unsupported" in facts
     ):
         return {"execution": None}
-    tests = tests_for(spec, state["action"])
-    result = await sandbox.run_tests(
-        state["code"],
-        state["language"],
-        spec.function_name,
-        tests,
-        interview_id=interview_id(runtime),
+    execution = await execute(
+        state["code"], state["language"], spec, state["action"], interview_id=interview_id(runtime)
     )
-    return {
-        "execution": {
-            "status": result.status,
-            "message": result.message,
-            "sandbox": result.sandbox,
-            "duration_ms": round(result.duration_ms, 1),
-            "output": result.output[-1000:],
-            "tests": [vars(t) for t in result.tests],
-        }
-    }
+    return {"execution": execution}
 
 
-def tests_for(spec: Any, action: str) -> list[tuple[str, bool, list[Any], Any]]:
-    """The sandbox test list for an action: visible tests on run, visible and hidden on submit."""
-    tests = [
-        (t.name or f"visible {i + 1}", False, list(t.args), t.expected)
-        for i, t in enumerate(spec.visible_tests)
-    ]
-    if action == "submit":
-        tests += [
-            (t.name or f"hidden {i + 1}", True, list(t.args), t.expected)
-            for i, t in enumerate(spec.hidden_tests)
-        ]
-    return tests
+def tests_for(spec: Any, action: str) -> list[Case]:
+    """Every case an action checks: visible tests on run, visible and hidden on submit.
+
+    (They run as two sandbox runs on submit; see :mod:`.runs`.)
+    """
+    return [*visible_cases(spec), *(hidden_cases(spec) if action == "submit" else [])]
 
 
 async def compare_to_question(state: ActivityState, runtime: Runtime[Any]) -> dict[str, Any]:
@@ -210,6 +190,8 @@ def _execution_brief(execution: dict[str, Any] | None) -> list[str]:
         return [f"Execution {execution['status']}: {execution['message']}."]
     failing = [t for t in execution["tests"] if not t["passed"]]
     line = f"Tests: {counts['passed']}/{counts['total']} pass"
+    if execution.get("hidden_status") not in (None, "ok"):
+        line = f"Hidden run {execution['hidden_status']}. " + line
     hidden = counts["total"] - counts["visible_total"]
     if hidden:
         line += (

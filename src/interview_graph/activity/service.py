@@ -22,7 +22,7 @@ from typing import Any
 
 from ..plans.loader import resolve_plan
 from . import sandbox
-from .nodes import tests_for
+from .runs import execute
 
 log = logging.getLogger("interview_graph.activity")
 
@@ -184,10 +184,10 @@ class ActivityService:
             if topic is None or topic.coding is None:
                 return  # not a coding question: the graph has nothing to execute either
             # Exactly the arguments execute_code passes, or the sandbox's cache would miss.
-            await sandbox.run_tests(
+            await execute(
                 inbox["code"],
                 inbox.get("language", "python"),
-                topic.coding.function_name,
-                tests_for(topic.coding, inbox["action"]),
+                topic.coding,
+                inbox["action"],
                 interview_id=self.interview_id,
             )
