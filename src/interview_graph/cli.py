@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .candidate.state import PERSONAS
+from .candidate.state import CANDIDATE_ENGINES, PERSONAS
 from .engine.base import get_brain
 from .plans.audit import audit_plan
 from .plans.drafting import DraftError, draft_plan, dump_plan
@@ -125,14 +125,20 @@ async def _simulate(args: argparse.Namespace) -> int:
             interview_id=args.resume,
             on_item=printer,
             stop_after=args.stop_after,
+            seed=args.seed,
+            candidate_engine=args.candidate_engine,
         )
     except KeyError as exc:  # unknown engine
         console.print(f"[red]error:[/red] {exc.args[0]}")
         return 2
+    except ValueError as exc:  # a persona the candidate engine cannot play
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
     if result.report is None:
+        engine = "" if args.candidate_engine == "offline" else " --candidate-engine llm"
         console.print(
             f"\nStopped after {result.inputs_sent} inputs. Resume with: "
-            f"interview-sim simulate --plan {args.plan} --candidate {args.candidate} "
+            f"interview-sim simulate --plan {args.plan} --candidate {args.candidate}{engine} "
             f"--resume {result.interview_id}"
         )
         return 0
@@ -263,6 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
         "$INTERVIEW_DATA_DIR/interviews.sqlite)",
     )
     sim.add_argument("--stop-after", type=int, metavar="N", help="stop after N candidate inputs")
+    sim.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="seed the candidate's choices and the panel's wording: the same seed replays the "
+        "same interview, another seed plays a different one (a resumed run keeps its seed)",
+    )
+    sim.add_argument(
+        "--candidate-engine",
+        default="offline",
+        choices=CANDIDATE_ENGINES,
+        help="who plays the candidate: offline (the plan's material, reproducible) or llm (a "
+        "model plays the persona from prompts/candidate.md; strong, average, weak, adversarial)",
+    )
     sim.add_argument("--quiet", action="store_true", help="print only the final report")
     srv = sub.add_parser("serve", help="run the WebSocket service and web client (uvicorn)")
     srv.add_argument("--host", default="127.0.0.1")

@@ -112,6 +112,7 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
     old_lines = previous.get("lines", 0)
     if old_lines and abs(facts.get("lines", 0) - old_lines) > max(8, old_lines // 2):
         progress["rewrites"] += 1
+    speech_brief = ""
     if "unsupported" in facts:
         brief = facts["unsupported"]
         visible = {"status": "unsupported", "message": facts["unsupported"]}
@@ -119,7 +120,7 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
         brief = f"Code does not parse ({facts['syntax_error']})."
         visible = {"status": "syntax_error", "message": facts["syntax_error"]}
     else:
-        parts = _execution_brief(state.get("execution"))
+        parts: list[str] = []
         parts += [
             f"Defines {', '.join(facts['functions']) or 'no functions'}"
             + ("" if facts.get("has_function") else " (required function missing)")
@@ -135,8 +136,11 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
             )
         if facts.get("style"):
             parts.append(f"Style: {'; '.join(facts['style'][:2])}.")
-        brief = " ".join(parts)
-        visible = _visible_results(state.get("execution"))
+        execution = state.get("execution")
+        brief = " ".join([*_execution_brief(execution), *parts])
+        # What a speaking panelist's prompt may hold: no hidden test's inputs or expectations.
+        speech_brief = " ".join([*_execution_brief(execution, hidden_inputs=False), *parts])
+        visible = _visible_results(execution)
     analysis = {
         "question_id": state["question_id"],
         "round_id": state["round_id"],
@@ -148,8 +152,13 @@ async def brief_panel(state: ActivityState, runtime: Runtime[Any]) -> dict[str, 
         "approach_optimal": fit.get("approach_optimal", False),
         "style": facts.get("style", []),
         "tests": _counts(state.get("execution")),
+        # Names only (private): what the panel probes on, never the inputs.
+        "failing": [
+            t["name"] for t in (state.get("execution") or {}).get("tests", []) if not t["passed"]
+        ],
         "integrity": fit.get("integrity", []),
         "brief": brief,
+        "brief_for_speech": speech_brief or brief,
         "visible": visible,
         "snapshots": progress["snapshots"],
         "progress": progress,
@@ -179,8 +188,12 @@ def _counts(execution: dict[str, Any] | None) -> dict[str, int] | None:
     }
 
 
-def _execution_brief(execution: dict[str, Any] | None) -> list[str]:
-    """For the panel only: includes hidden tests and which edge cases fail."""
+def _execution_brief(execution: dict[str, Any] | None, hidden_inputs: bool = True) -> list[str]:
+    """For the panel only: includes hidden tests and which edge cases fail.
+
+    With ``hidden_inputs=False`` failing hidden cases are only counted: no name, arguments or
+    expected value (the panel's probe is chosen from the names outside any prompt).
+    """
     if execution is None:
         return []
     if execution["status"] in ("refused", "unsupported"):
@@ -204,8 +217,10 @@ def _execution_brief(execution: dict[str, Any] | None) -> list[str]:
             f"{t['name']}: args {t['args']!r} → {t['error'] or repr(t['got'])}, "
             f"expected {t['expected']!r}"
             for t in failing[:3]
+            if hidden_inputs or not t["hidden"]
         )
-        parts.append(f"Failing: {shown}.")
+        if shown:
+            parts.append(f"Failing: {shown}.")
     return parts
 
 

@@ -116,6 +116,10 @@ async def turn(
         raise ValueError(f"the LLM candidate plays {', '.join(LLM_PERSONAS)}, not {persona!r}")
     payload = state["payload"]
     plan = await asyncio.to_thread(resolve_plan, state["plan"])  # its role title only: public
+    # Lines heard before its code went in (no message since) are still in ``recent``.
+    heard = list(memory.get("heard", []))
+    if lines[: len(heard)] == heard:
+        lines = lines[len(heard) :]
     history = [*memory.get("history", []), *({"who": "panel", "text": t} for t in lines)]
     key = f"{payload.get('round_id')}/{payload.get('question_id')}"
     topics = dict(memory.get("topics") or {})
@@ -141,11 +145,13 @@ async def turn(
         tmem["code"] = True
         reply = {"text": None, "code": code}
         history.append({"who": "me", "text": "[submits the code]"})
+        heard = [*heard, *lines]
     else:
+        heard = []
         said = without_code(text)
         tmem["answered"] = tmem["answered"] or bool(said)
         said = said or _FALLBACK
         reply = {"text": said, "code": None}
         history.append({"who": "me", "text": said})
     topics[key] = tmem
-    return reply, {**memory, "history": history[-HISTORY:], "topics": topics}
+    return reply, {**memory, "history": history[-HISTORY:], "topics": topics, "heard": heard}

@@ -68,8 +68,8 @@ async def plan_reply(state: CandidateState, runtime: Runtime[Any]) -> dict[str, 
     memory = _memory(state)
     reading, persona = state["reading"], state["persona"]
     if reading["kind"] == "llm":
-        reply, memory = await llm.turn(state, memory, reading["lines"])
-        return {"reply": reply, "memory": memory}
+        answer, memory = await llm.turn(state, memory, reading["lines"])
+        return {"reply": answer, "memory": memory}
     plan = await asyncio.to_thread(resolve_plan, state["plan"])
     payload = state["payload"]
     topic = _topic(plan, payload)

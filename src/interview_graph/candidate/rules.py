@@ -212,7 +212,7 @@ class Player:
 
     def can_ask_hint(self, limit: int) -> bool:
         """Whether a hint request still makes sense (hints left, not asked too often)."""
-        return self.tmem["hints"] < min(limit, len(self.topic.hints))
+        return bool(self.tmem["hints"] < min(limit, len(self.topic.hints)))
 
     def clarification(self) -> str | None:
         """A clarifying question from one of the plan's triggers not asked about yet."""
@@ -444,19 +444,19 @@ class Player:
         if self.level is Level.WEAK:
             m = next((m for m in self.topic.misconceptions if m.id == misconception), None)
             if roll < 0.45 and m is not None:
-                text = self.pick(L.INSISTS)
+                insist = self.pick(L.INSISTS)
                 if self.rng.random() < 0.5:
-                    text = f"{text} {m.text}"
-                return Reply(text, act="insist")
-            text = None if roll < 0.75 else self.say(kp, Level.WEAK, Level.AVERAGE)
-            if text is None:
+                    insist = f"{insist} {m.text}"
+                return Reply(insist, act="insist")
+            weak = None if roll < 0.75 else self.say(kp, Level.WEAK, Level.AVERAGE)
+            if weak is None:
                 return self.dont_know()
-            return Reply(lead("Oh.", self.hedge(text)))
+            return Reply(lead("Oh.", self.hedge(weak)))
         mine = Level.STRONG if self.level is Level.STRONG else Level.AVERAGE
-        text = self.say(kp, mine, Level.STRONG)
-        if text is None:
+        fixed = self.say(kp, mine, Level.STRONG)
+        if fixed is None:
             return Reply(self.unsaid(L.CORRECTIONS))
-        return Reply(lead(self.pick(L.CORRECTIONS), text))
+        return Reply(lead(self.pick(L.CORRECTIONS), fixed))
 
     def code(self) -> Reply:
         """The code for this question at its level."""

@@ -145,15 +145,18 @@ def _negated(haystack: Sequence[str], start: int) -> bool:
     return False
 
 
-def find_phrase(haystack: Sequence[str], phrase: str) -> tuple[int, int] | None:
+def find_phrase(
+    haystack: Sequence[str], phrase: str, *, negation: bool = True
+) -> tuple[int, int] | None:
     """Where ``phrase`` occurs (not negated) in tokenised text, as a ``[start, end)`` range.
 
     The phrase's words in order match first; otherwise its content words in any order within
-    a short window.  A match a negation reaches does not count.
+    a short window.  A match a negation reaches does not count (unless ``negation`` is
+    False: "can I assume there's no leakage?" still asks about leakage).
     """
     ws, content = _phrase(phrase)
     at = _contiguous(haystack, ws)
-    if at is not None and not _negated(haystack, at):
+    if at is not None and not (negation and _negated(haystack, at)):
         return at, at + len(ws)
     wanted = set(content)
     if len(wanted) < 2:  # one word (even repeated) only matches as itself, above
@@ -170,7 +173,7 @@ def find_phrase(haystack: Sequence[str], phrase: str) -> tuple[int, int] | None:
         # "rejected requests don't count" is not "rejected requests count": a negation
         # between the phrase's words turns it around (unless the phrase has one itself).
         inner = not negative and any(t in _NEGATIONS for t in haystack[i : last + 1])
-        if not inner and not _negated(haystack, i):
+        if not negation or (not inner and not _negated(haystack, i)):
             return i, last + 1
     return None
 
@@ -226,20 +229,34 @@ def _split(text: str) -> _Split:
     return out
 
 
-def _match(split: _Split, phrases: Iterable[str]) -> Match | None:
+def _match(split: _Split, phrases: Iterable[str], negation: bool = True) -> Match | None:
     for sentence, toks, norms in split:
         for phrase in phrases:
-            found = find_phrase(norms, phrase)
+            found = find_phrase(norms, phrase, negation=negation)
             if found is not None:
                 a, b = found
-                span = sentence[toks[a].start : toks[b - 1].end]
+                end = toks[b - 1].end
+                # Keep a bracket the words opened: "O(n log k)", not "O(n log k".
+                while (
+                    end < len(sentence)
+                    and sentence[end] in ")]}"
+                    and (
+                        sentence[toks[a].start : end].count(_OPEN[sentence[end]])
+                        > sentence[toks[a].start : end].count(sentence[end])
+                    )
+                ):
+                    end += 1
+                span = sentence[toks[a].start : end]
                 return Match(sentence.strip()[:240], span[:120])
     return None
 
 
-def match_any(text: str, phrases: Iterable[str]) -> Match | None:
+_OPEN = {")": "(", "]": "[", "}": "{"}
+
+
+def match_any(text: str, phrases: Iterable[str], *, negation: bool = True) -> Match | None:
     """The first of ``phrases`` found in ``text``, sentence by sentence (never across two)."""
-    return _match(_split(text), phrases)
+    return _match(_split(text), phrases, negation)
 
 
 def cover(text: str, key_points: Iterable[KeyPoint]) -> Coverage:

@@ -101,6 +101,7 @@ class Intent(Decision):
         "invite_code",
         "discuss_code",
         "farewell",
+        "elaborate",
     ]
     key_point: str | None = None
     query: str = Field(default="", description="What to look up in the knowledge base.")

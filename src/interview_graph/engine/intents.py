@@ -137,7 +137,7 @@ def _lookup(asked: str, entries: Iterable[Clarification]) -> Clarification | Non
     """The entry whose trigger phrases occur in the candidate's question (lemmas, any order)."""
     best: tuple[int, Clarification] | None = None
     for entry in entries:
-        hits = [p for p in entry.asks if match_any(asked, [p])]
+        hits = [p for p in entry.asks if match_any(asked, [p], negation=False)]
         if hits and (best is None or len(hits) > best[0]):
             best = (len(hits), entry)
     return best[1] if best else None

@@ -273,7 +273,9 @@ class OfflineBrain:
         if handoff and task["move"] in ("introduce", "ask"):
             parts.append(f"From earlier rounds: {handoff}")
         if activity and topic is not None and activity.get("question_id") == topic.id:
-            parts.append(f"Code analysis: {activity.get('brief', '')}")
+            # The speech brief: a speaking panelist never holds a hidden test's inputs.
+            brief = activity.get("brief_for_speech", activity.get("brief", ""))
+            parts.append(f"Code analysis: {brief}")
         if task["move"] == "redirect":
             parts.append("The candidate drifted off topic; bring them back to the question kindly.")
         return Advice(

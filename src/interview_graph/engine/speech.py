@@ -89,6 +89,11 @@ INVITE = (
     "That approach works for me; let's see it in code. Submit whenever you're ready.",
     "Okay, go ahead and write it. Run the tests as often as you like, then submit.",
 )
+ELABORATE = (
+    "Could you say a bit more about how you'd approach it?",
+    "Tell me more — how would you go about it?",
+    "Walk me through your thinking in a little more detail.",
+)
 CHECK_SUBMIT = (
     "Whenever you're ready, submit it and we'll look at the results together.",
     "Are you ready to submit, or still working on it?",
@@ -114,7 +119,8 @@ GENERIC_FOLLOW_UP = (
 BANKS = (
     NEUTRAL, REPEAT, CLARIFY, OPEN_CHOICE, HINT, NO_MORE_HINTS, ENCOURAGE, PARK, MOVE_ON,
     ANSWER_DEFAULT, BACK, SMALL_TALK, WAIT, INVITE, CHECK_SUBMIT, OUT_OF_TIME, WRAP_ROUND,
-    FAREWELL, STOPPED, GENERIC_TRANSITIONS, REFER, REPHRASE, GREETINGS, GENERIC_FOLLOW_UP, CODING_ASK,
+    FAREWELL, STOPPED, GENERIC_TRANSITIONS, REFER, REPHRASE, GREETINGS, GENERIC_FOLLOW_UP,
+    ELABORATE, CODING_ASK,
 )  # fmt: skip
 _ENDS = (".", "?", "!", ":", "—", "…")
 _ABOUT_YOU = re.compile(r"\b(your team|the team|you work|your (role|job|day|work)|you do)\b")
@@ -341,6 +347,9 @@ class Composer:
 
     def _wait(self) -> str:
         return self.pick(WAIT)
+
+    def _elaborate(self) -> str:
+        return join(self.detail.get("reply", ""), self.pick(ELABORATE))
 
     def _invite_code(self) -> str:
         return self.pick(CHECK_SUBMIT if self.detail.get("again") else INVITE)

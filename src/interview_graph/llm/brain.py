@@ -75,6 +75,8 @@ _MOVES = {
     "when ready (or ask whether they are ready to submit, if you already invited them).",
     "discuss_code": "comment on their submission using only the result in the material below "
     "(never mention specific hidden tests), then ask the question in the material.",
+    "elaborate": "the candidate's answer was too short to go on: ask them, in one sentence, to "
+    "say more about how they would approach it, without hinting at the answer.",
     "farewell": "the interview is over: thank the candidate warmly and say what happens next, "
     "from the material below. Do not ask anything.",
 }
@@ -340,7 +342,8 @@ class LLMBrain:
                 "key_points": _key_points(topic),
                 "covered": base.covered,
                 "handoff": handoff or "none",
-                "activity": (activity or {}).get("brief", "none"),
+                # Its advice goes to the speaker: the brief without hidden test inputs.
+                "activity": (activity or {}).get("brief_for_speech", "none"),
             },
             fallback=offline,
         )

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine.coverage import cover
 from ..plans.models import QuestionKind, Round, Topic
 from ..transcript import Event
 
 EDGE_PROBE = "Which inputs do you think could still break it?"
+RETRY_PROBE = "What do you think is going on there?"
 PRODUCTION_PROBE = "What would you change before putting this into production?"
 
 
@@ -34,13 +36,13 @@ def result_in_words(analysis: dict[str, Any], variant: int = 0) -> tuple[str, bo
     """The submission's result as the panel says it, and whether every test passed."""
     visible = analysis.get("visible") or {}
     if analysis.get("syntax_error"):
-        return "It doesn't parse yet, so nothing ran. Want to take another look?", False
+        return "It doesn't parse yet, so nothing ran.", False
     tests = analysis.get("tests")
     if not tests:
         status = visible.get("status", "")
         if status in ("refused", "unsupported"):
             return "I can't run it here, so let's reason about it together.", False
-        return f"It didn't run cleanly ({status or 'no result'}). Want to take another look?", False
+        return f"It didn't run cleanly ({status or 'no result'}).", False
     vp, vt = tests["visible_passed"], tests["visible_total"]
     hidden = tests["total"] - vt
     hidden_passed = tests["passed"] - vp
@@ -56,27 +58,40 @@ def result_in_words(analysis: dict[str, Any], variant: int = 0) -> tuple[str, bo
 def discuss(
     topic: Topic, progress: dict[str, Any], analysis: dict[str, Any], topic_number: int = 0
 ) -> dict[str, Any]:
-    """The ``discuss_code`` task for a submission of ``topic`` (mutates ``progress``)."""
+    """The ``discuss_code`` task for a submission of ``topic`` (mutates ``progress``).
+
+    Code that does not run is not quizzed on; failing code is asked about the behaviour that
+    fails (the key point a failing test's name is about, through that point's follow-up,
+    which names the behaviour, never the inputs); passing code gets the next uncovered point.
+    """
     progress["submits"] += 1
     result, green = result_in_words(analysis, variant=topic_number)
-    covered = set(progress["covered"])
+    tests = analysis.get("tests")
+    if not tests:  # did not parse, crashed, or could not run: nothing to discuss yet
+        return _discussion(topic, progress, result, RETRY_PROBE if not green else "", None)
+    failing = " ; ".join(analysis.get("failing") or [])
+    about = set(cover(failing, topic.key_points).covered) if failing else set()
     probed = set(progress["probed"])
-    follow = next(
-        (f for f in topic.follow_ups if f.key_point not in covered and f.key_point not in probed),
-        None,
-    )
-    key_point = None
+    follow = next((f for f in topic.follow_ups if f.key_point in about), None)
+    if follow is None and green:
+        covered = set(progress["covered"])
+        follow = next((f for f in topic.follow_ups if f.key_point not in covered | probed), None)
     if follow is not None:
-        probe, key_point = follow.question, follow.key_point
-        progress["probed"] = [*progress["probed"], follow.key_point]
-    else:
-        probe = PRODUCTION_PROBE if green else EDGE_PROBE
+        if follow.key_point not in probed:
+            progress["probed"] = [*progress["probed"], follow.key_point]
+        return _discussion(topic, progress, result, follow.question, follow.key_point)
+    return _discussion(topic, progress, result, PRODUCTION_PROBE if green else EDGE_PROBE, None)
+
+
+def _discussion(
+    topic: Topic, progress: dict[str, Any], result: str, probe: str, key_point: str | None
+) -> dict[str, Any]:
     return {
         "move": "discuss_code",
         "panelist_id": progress["owner"],
         "topic_id": topic.id,
         "key_point": key_point,
-        "detail": {"result": result, "probe": probe},
+        "detail": {"result": result, "probe": probe} if probe else {"result": result},
     }
 
 

@@ -92,4 +92,5 @@ def new_progress(topic_id: str) -> dict[str, Any]:
         "code_waits": 0,
         "last_asked": None,  # {"move", "text"}: what "can you repeat?" repeats
         "moved_on": False,
+        "elaborated": False,  # asked once to say more about a thin answer
     }

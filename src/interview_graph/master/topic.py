@@ -3,7 +3,8 @@
 ``complete_topic`` runs on every answer.  In order:
 
 1. a misconception the answer voiced is challenged first, quoting the candidate's words
-   (it also costs the key point it contradicts, and the score);
+   (it also costs the key point it contradicts, and the score); an answer too thin to assess
+   ("Sure.") is asked to say more, once;
 2. a coding question stays open until the candidate has submitted: after the approach the
    panel invites the code, while they work it follows up or asks whether they are ready, and
    only the turn budget moves on without a submission — saying so;
@@ -24,6 +25,8 @@ from .state import InterviewState, new_progress
 
 # Answers a coding question may take without a submission before the panel moves on.
 CODE_PATIENCE = 4
+# An answer shorter than this that covers nothing gets "say a bit more" (once per topic).
+THIN_WORDS = 6
 
 
 async def complete_topic(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]:
@@ -90,6 +93,11 @@ async def complete_topic(state: InterviewState, runtime: Runtime[Any]) -> dict[s
         return ask(
             "challenge", wrong.key_point, quote=decision.quote, probe=wrong.probe, reply=reply
         )
+    text = (state.get("inbox") or {}).get("text", "")
+    if _thin(text, covered, silent) and not progress["elaborated"] and not out_of_turns:
+        # "Sure." is not an approach: ask for one before inviting code or following up.
+        progress["elaborated"] = True
+        return ask("elaborate", reply=reply)
     if _waiting_for_code(topic, progress) and not out_of_turns:
         progress["code_waits"] += 1
         if not progress["invited"]:
@@ -130,6 +138,11 @@ _WHY = {
 def _detail(**values: str) -> dict[str, str]:
     """Only the detail that has a value (tasks stay small in the checkpoint)."""
     return {k: v for k, v in values.items() if v}
+
+
+def _thin(text: str, covered: list[str], silent: bool) -> bool:
+    """An answer too short to say anything (and that covered nothing)."""
+    return not silent and not covered and len(text.split()) < THIN_WORDS
 
 
 def _waiting_for_code(topic: Topic, progress: dict[str, Any]) -> bool:

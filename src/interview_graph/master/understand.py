@@ -88,7 +88,7 @@ def _react(reading: Understanding, topic: Topic, progress: dict[str, Any]) -> di
     if intent == "repeat":
         progress["repeats"] += 1
         last = progress.get("last_asked") or {}
-        if last.get("move") == "follow_up" and last.get("text"):
+        if last.get("move") in ("follow_up", "challenge", "discuss_code") and last.get("text"):
             return {"move": "repeat", "detail": {"again": last["text"]}}
         return {"move": "repeat", "detail": {"rephrasing": str(progress["repeats"] - 1)}}
     if intent == "clarify":

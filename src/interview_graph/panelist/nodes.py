@@ -31,6 +31,7 @@ _ANSWERED = {
     "challenge",
     "wait",
     "invite_code",
+    "elaborate",
 }
 
 
