@@ -83,7 +83,13 @@ DONT_KNOW = (
     "Sorry, my mind went blank on that.",
     "I'm stuck on this one.",
     "No clue, sorry.",
+    "I don't know that part, honestly.",
+)
+# "I don't know" once a challenge has shaken it.
+DONT_KNOW_NOW = (
     "Hmm, now I don't know.",
+    "Okay, then I don't know.",
+    "I really don't know then, sorry.",
 )
 HINT_ASKS = (
     "Could I get a hint?",

@@ -245,10 +245,10 @@ class Player:
         self.tmem["hints"] += 1
         return Reply(self.unsaid(L.HINT_ASKS), act="hint")
 
-    def dont_know(self) -> Reply:
-        """Say "I don't know" (the panel reads it as stuck)."""
+    def dont_know(self, shaken: bool = False) -> Reply:
+        """Say "I don't know" (the panel reads it as stuck); ``shaken``: after a challenge."""
         self.tmem["dont_know"] += 1
-        return Reply(self.unsaid(L.DONT_KNOW), act="dont_know")
+        return Reply(self.unsaid(L.DONT_KNOW_NOW if shaken else L.DONT_KNOW), act="dont_know")
 
     # ---- answers ---------------------------------------------------------------------------
 
@@ -450,7 +450,7 @@ class Player:
                 return Reply(insist, act="insist")
             weak = None if roll < 0.75 else self.say(kp, Level.WEAK, Level.AVERAGE)
             if weak is None:
-                return self.dont_know()
+                return self.dont_know(shaken=True)
             return Reply(lead("Oh.", self.hedge(weak)))
         mine = Level.STRONG if self.level is Level.STRONG else Level.AVERAGE
         fixed = self.say(kp, mine, Level.STRONG)

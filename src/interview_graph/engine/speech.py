@@ -326,6 +326,8 @@ class Composer:
         hint = self.detail.get("hint", "")
         if hint:
             return join(self.pick(ENCOURAGE), self.pick(HINT), hint)
+        if again := self.detail.get("again", ""):
+            return join(self.pick(ENCOURAGE), "Take your time with it:", again)
         return join(self.pick(ENCOURAGE), self.pick(REPHRASE), self._rephrased())
 
     def _answer_question(self) -> str:

@@ -237,7 +237,8 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
         asked = _asked_text(round_, task)
         progress = state.get("progress")
         if asked and progress and progress["topic_id"] == topic_id:
-            update["progress"] = {**progress, "last_asked": {"move": task["move"], "text": asked}}
+            last = {"move": task["move"], "text": asked, "key_point": task.get("key_point")}
+            update["progress"] = {**progress, "last_asked": last}
         if task["move"] == "ask":
             counts = dict(state.get("asked_counts", {}))
             counts[pid] = counts.get(pid, 0) + 1

@@ -82,7 +82,7 @@ def new_progress(topic_id: str) -> dict[str, Any]:
         "probed": [],
         "last_gain": 0,
         # What a listening panel needs to remember about this topic.
-        "hints": [],  # key point per hint given (lowers that point's credit)
+        "hints": [],  # {index, key_point} per hint given (lowers the score)
         "stuck": 0,
         "repeats": 0,  # rephrasings used (repeat, nudge, redirect)
         "off_topic": 0,

@@ -73,12 +73,22 @@ async def understand(
 
 
 def _next_hint(topic: Topic, progress: dict[str, Any]) -> dict[str, str]:
-    """The next rung of the ladder, recorded as used (it lowers the credit it leads to)."""
-    given = len(progress["hints"])
-    if given >= len(topic.hints):
+    """The next rung of the ladder, recorded as used (it lowers the credit it leads to).
+
+    After a follow-up only a hint aimed at its point will do (asked about edge cases, a hint
+    about heaps would not help); after the question itself, the ladder's order.
+    """
+    used = {h["index"] for h in progress["hints"]}
+    free = [i for i in range(len(topic.hints)) if i not in used]
+    if not free:
         return {}
-    hint = topic.hints[given]
-    progress["hints"] = [*progress["hints"], hint.key_point or ""]
+    target = (progress.get("last_asked") or {}).get("key_point")
+    aimed = [i for i in free if topic.hints[i].key_point == target]
+    if target and not aimed:
+        return {}  # a hint about something else would only confuse
+    index = aimed[0] if aimed else free[0]
+    hint = topic.hints[index]
+    progress["hints"] = [*progress["hints"], {"index": index, "key_point": hint.key_point}]
     return {"hint": hint.text}
 
 
@@ -99,6 +109,9 @@ def _react(reading: Understanding, topic: Topic, progress: dict[str, Any]) -> di
         progress["stuck"] += 1
         if progress["stuck"] == 1:
             detail = _next_hint(topic, progress)
+            last = progress.get("last_asked") or {}
+            if not detail and last.get("move") != "ask" and last.get("text"):
+                detail["again"] = last["text"]  # no hint for this point: ask it again, gently
             detail["rephrasing"] = str(progress["repeats"])
             return {"move": "encourage", "detail": detail}
         return None
