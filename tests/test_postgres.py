@@ -191,7 +191,7 @@ async def test_prune_deletes_finished_checkpoints_and_keeps_the_transcript(
         assert await saver.aget_tuple(config(done.interview_id)) is None
         assert await saver.aget_tuple(config(open_.interview_id)) is not None
         kinds = [e.kind for e in await log.events(done.interview_id)]
-        assert "report" in kinds and kinds[-1] == "interview_ended"
+        assert "report" in kinds and "feedback" in kinds and kinds[-1] == "interview_ended"
         count = len(kinds)
         await log.create_interview(done.interview_id, "gail", "data_scientist")
     # A resume of the pruned interview finds it finished and never restarts its graph.

@@ -270,7 +270,9 @@ class Connection:
         if frame.job_description is not None:
             # Drafting may take an LLM call: run it beside the reader, so pings and other
             # frames are still answered meanwhile; the session event follows when it is ready.
-            self._drafting = asyncio.create_task(self._start_drafted(frame.job_description))
+            self._drafting = asyncio.create_task(
+                self._start_drafted(frame.job_description, frame.mode)
+            )
             return
         try:
             plan = await asyncio.to_thread(
@@ -279,15 +281,15 @@ class Connection:
         except PlanError:
             self._error("unknown_plan", f"no plan {frame.plan!r}")
             return
-        await self._begin(await self.hub.start(self.user, plan.id), plan)
+        await self._begin(await self.hub.start(self.user, plan.id, mode=frame.mode), plan)
 
-    async def _start_drafted(self, job_description: str) -> None:
+    async def _start_drafted(self, job_description: str, mode: str | None = None) -> None:
         assert self.user is not None
         try:
             async with asyncio.timeout(_DRAFT_TIMEOUT):
                 brain = get_brain(self.settings.engine)
                 plan = await draft_plan(job_description, brain, self.settings.rounds_dir)
-            runner = await self.hub.start_drafted(self.user, plan)
+            runner = await self.hub.start_drafted(self.user, plan, mode)
         except DraftError as exc:
             if exc.code == "bad_job_description":
                 self._error("bad_job_description", str(exc))

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from ..feedback import CandidateFeedback
 from ..plans.drafting import MAX_JOB_DESCRIPTION
 
 PROTOCOL_VERSION = 1
@@ -58,6 +59,11 @@ class Start(_Frame):
     type: Literal["start"]
     plan: str | None = Field(default=None, max_length=64)
     job_description: str | None = Field(default=None, max_length=MAX_JOB_DESCRIPTION)
+    mode: Literal["practice", "assessment"] | None = Field(
+        default=None,
+        description="practice (feedback at the end) or assessment (a thank-you only); "
+        "defaults to the plan's mode",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Start:
@@ -243,11 +249,16 @@ class RoundEnded(_Event):
     title: str
 
 
-class Report(_Event):
-    """The final report (sent once the interview has ended)."""
+class Feedback(_Event):
+    """What the candidate is told at the end (see ``feedback.py``).
 
-    type: Literal["report"] = "report"
-    report: dict[str, Any]
+    In ``assessment`` mode a thank-you and what happens next; in ``practice`` mode levels in
+    words, strengths, things to work on and hints used.  The report never reaches the
+    candidate.
+    """
+
+    type: Literal["feedback"] = "feedback"
+    feedback: CandidateFeedback
 
 
 class InterviewEnded(_Event):
@@ -300,7 +311,7 @@ ServerEvent = Annotated[
     | CodeResult
     | Warning_
     | RoundEnded
-    | Report
+    | Feedback
     | InterviewEnded
     | Error
     | Pong,
@@ -317,7 +328,7 @@ PERSISTED = frozenset(
         "code_result",
         "warning",
         "round_ended",
-        "report",
+        "feedback",
         "interview_ended",
     }
 )

@@ -44,7 +44,7 @@ log = logging.getLogger("interview_graph.api")
 
 def to_wire(event: Event) -> dict[str, Any] | None:
     """Map a transcript event to a wire event, or None if the candidate must not see it."""
-    if event.visibility != "public" and event.kind != "report":
+    if event.visibility != "public":
         return None
     d, seq = event.data, event.seq
     wire: BaseModel | None = None
@@ -92,8 +92,8 @@ def to_wire(event: Event) -> dict[str, Any] | None:
         wire = p.RoundEnded(
             seq=seq, round_id=event.round_id or "", index=d["index"], title=d["title"]
         )
-    elif event.kind == "report":
-        wire = p.Report(seq=seq, report=d)
+    elif event.kind == "feedback":
+        wire = p.Feedback(seq=seq, feedback=d)
     elif event.kind == "interview_ended":
         wire = p.InterviewEnded(seq=seq)
     return wire.model_dump() if wire is not None else None
@@ -362,10 +362,24 @@ class Hub:
             checkpointer=self.store.saver,
         )
 
-    async def start(self, user: str, plan: str, interview_id: str | None = None) -> Runner:
-        """Create an interview of plan ``plan`` (an id or a file) for ``user``; start its runner."""
+    async def start(
+        self, user: str, plan: str, interview_id: str | None = None, mode: str | None = None
+    ) -> Runner:
+        """Create an interview of plan ``plan`` (an id or a file) for ``user``; start its runner.
+
+        ``mode`` (practice or assessment) overrides the plan's; it is stored in the event log
+        before the interview starts, so a crash at any point cannot change it.
+        """
         interview_id = interview_id or uuid.uuid4().hex[:16]
         await self.store.log.create_interview(interview_id, user, plan)
+        if mode is not None:
+            await self.store.log.append(
+                interview_id,
+                "interview:options",
+                "interview_options",
+                visibility="private",
+                data={"mode": mode},
+            )
         lease = await self.store.leases.try_lease(interview_id)
         if lease is None:  # a fresh id: nobody else can hold it
             raise RuntimeError(f"interview {interview_id} is already locked")
@@ -373,7 +387,9 @@ class Hub:
         self.runners[interview_id] = runner
         return runner
 
-    async def start_drafted(self, user: str, plan: InterviewPlan) -> Runner:
+    async def start_drafted(
+        self, user: str, plan: InterviewPlan, mode: str | None = None
+    ) -> Runner:
         """Store a drafted ``plan`` with a new interview for ``user`` and start its runner.
 
         The plan is written to ``<data_dir>/plans/<interview_id>.yaml`` and that file's path
@@ -389,7 +405,7 @@ class Hub:
             overwrite=False,
             comment=f"Drafted from a job description for interview {interview_id}.",
         )
-        return await self.start(user, str(path), interview_id)
+        return await self.start(user, str(path), interview_id, mode)
 
     async def plan_id(self, ref: str) -> str:
         """The id of the plan ``ref`` names (a drafted plan's reference is its file path)."""

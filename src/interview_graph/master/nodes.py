@@ -24,6 +24,7 @@ from langgraph.types import Command, interrupt
 from ..context import Services, interview_id, services
 from ..engine.decisions import RulesVerdict
 from ..engine.speech import stock_used
+from ..feedback import feedback_from
 from ..inputs import input_event, parse_input
 from ..memory import FLAGS, RECEIPTS, RECENT, USED_PHRASES, capped, empty_memory
 from ..plans.models import Round, Topic
@@ -619,6 +620,23 @@ async def finish(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]
         speaker="master",
         text=report["recommendation"]["rationale"],
         data=report,
+    )
+    options = await svc.log.events(interview_id(runtime), kind="interview_options")
+    mode = options[-1].data.get("mode", svc.plan.mode) if options else svc.plan.mode
+    hints = await svc.log.events(interview_id(runtime), kind="topic_completed")
+    feedback = feedback_from(
+        report, svc.plan, mode, hints_used=sum(len(e.data.get("hints", [])) for e in hints)
+    )
+    # The report stays private; the candidate's feedback is built from it by allow-list.
+    await log_event(
+        svc,
+        runtime,
+        "interview:feedback",
+        "feedback",
+        public=True,
+        speaker="master",
+        text=feedback.message,
+        data=feedback.model_dump(),
     )
     await log_event(
         svc,

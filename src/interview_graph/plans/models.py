@@ -345,6 +345,14 @@ class InterviewPlan(_Model):
     faq: list[Clarification] = Field(
         default_factory=list, description="Answers to questions about the company or process."
     )
+    mode: Literal["practice", "assessment"] = Field(
+        default="practice",
+        description="practice: the candidate gets feedback at the end; assessment: a thank-you "
+        "and what happens next, nothing else (overridable when an interview starts).",
+    )
+    show_scores: bool = Field(
+        default=False, description="In practice mode, also show the candidate raw scores."
+    )
 
     @model_validator(mode="after")
     def _check_people(self) -> InterviewPlan:
