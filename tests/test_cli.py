@@ -72,6 +72,22 @@ def test_simulate_stop_and_resume_writes_the_report(tmp_path: Path) -> None:
     assert report["recommendation"]["decision"] in ("strong_hire", "hire")
 
 
+def test_simulate_with_a_seed_replays_and_the_llm_candidate_plays_only_its_personas(
+    tmp_path: Path,
+) -> None:
+    env = {"INTERVIEW_DATA_DIR": str(tmp_path)}
+    reports = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.json"
+        args = ["--plan", "data_scientist", "--candidate", "average", "--seed", "3"]
+        done = run("simulate", *args, "--quiet", "--out", str(out), env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        reports.append(json.loads(out.read_text()))
+    assert [r["score"] for r in reports[0]["rounds"]] == [r["score"] for r in reports[1]["rounds"]]
+    wrong = run("simulate", "--candidate", "paste", "--candidate-engine", "llm", "--quiet", env=env)
+    assert wrong.returncode == 2 and "the llm candidate plays" in wrong.stdout
+
+
 def test_unknown_plan_and_engine_are_clear_errors(tmp_path: Path) -> None:
     env = {"INTERVIEW_DATA_DIR": str(tmp_path)}
     missing = run("simulate", "--plan", "astronaut", env=env)

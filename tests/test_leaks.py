@@ -66,16 +66,11 @@ def private_strings(plan: InterviewPlan) -> set[str]:
     for doc in plan.knowledge:
         secret += [s.strip() for s in doc.text.split(". ")]
     public = _public_material(plan)
-    return {
-        s.lower()
-        for s in secret
-        if len(s.strip()) >= MIN_CHARS and s.lower() not in public
-    }
+    return {s.lower() for s in secret if len(s.strip()) >= MIN_CHARS and s.lower() not in public}
 
 
-RULES = {
-    p for patterns in (offline._INJECTION, offline._ANSWER_REQUEST, offline._ABUSE) for p in patterns
-}
+_PATTERNS = (offline._INJECTION, offline._ANSWER_REQUEST, offline._ABUSE)
+RULES = {p for patterns in _PATTERNS for p in patterns}
 SECRETS = {plan: private_strings(resolve_plan(plan)) for plan in PLANS}
 EVERY_SECRET = set().union(*SECRETS.values()) | {r.lower() for r in RULES}
 

@@ -14,6 +14,7 @@ from langgraph.types import Command
 
 from interview_graph.activity import nodes as activity
 from interview_graph.candidate import nodes as candidate
+from interview_graph.candidate.rules import new_topic_memory
 from interview_graph.context import InterviewContext, close_logs
 from interview_graph.engine.decisions import RulesVerdict
 from interview_graph.knowledge import knowledge_for, knowledge_query
@@ -146,7 +147,7 @@ async def test_complete_topic_follows_up_or_moves_on(rt: Runtime[Any]) -> None:
         "progress": progress,
         "topic_index": 0,
         "verdict": {"category": "ok"},
-        "inbox": {"kind": "message", "text": "Not sure."},
+        "inbox": {"kind": "message", "text": "I would think about it step by step first."},
     }
     # A coding question: the approach first, then the panel invites the code.
     out = await topic.complete_topic(state, rt)
@@ -292,39 +293,45 @@ async def test_candidate_reads_answers_and_acts(rt: Runtime[Any]) -> None:
     payload = {
         "round_id": R0.id,
         "question_id": T0.id,
+        "signature": T0.coding.signature,  # type: ignore[union-attr]
         "turn": 0,
         "recent": [{"speaker": T0.panelist, "text": T0.question}],
     }
-    state: dict[str, Any] = {"persona": "strong", "plan": "backend_engineer", "payload": payload}
-    state |= await candidate.read_panel(state, rt)
+
+    async def turn(memory: dict[str, Any] | None, panel_line: str) -> dict[str, Any]:
+        recent = [{"speaker": T0.panelist, "text": panel_line}]
+        state: dict[str, Any] = {
+            "persona": "strong",
+            "plan": "backend_engineer",
+            "payload": {**payload, "recent": recent},
+            "seed": 1,
+        }
+        if memory is not None:
+            state["memory"] = memory
+        state |= await candidate.read_panel(state, rt)
+        state |= await candidate.plan_reply(state, rt)
+        state |= await candidate.act(state, rt)
+        return state
+
+    # A coding question: the approach first, in words, with a point or two left out.
+    state = await turn(None, T0.question)
     assert state["reading"]["kind"] == "question"
-    state |= await candidate.plan_reply(state, rt)
-    assert state["reply"]["text"] == T0.sample_answers.strong and state["reply"]["code"]
-    state |= await candidate.act(state, rt)
+    assert [i["kind"] for i in state["inputs"]] == ["message"]
+    assert state["reply"]["code"] is None and state["reply"]["text"]
+    assert 0 < len(state["reply"]["covered"]) < len(T0.key_points)
+    # Invited, it codes: edits from the signature up, a run, a submission, and no message.
+    state = await turn(state["memory"], "Sounds like a plan — go ahead and code it up.")
+    assert state["reading"]["kind"] == "invite_code"
     kinds = [(i["kind"], i.get("action")) for i in state["inputs"]]
-    assert kinds == [
-        ("code", "edit"),
-        ("code", "edit"),
-        ("code", "run"),
-        ("code", "submit"),
-        ("message", None),
-    ]
-    follow = {
-        **payload,
-        "recent": [{"speaker": T0.panelist, "text": "Hm. " + T0.follow_ups[0].question}],
-    }
-    state2: dict[str, Any] = {
-        "persona": "strong",
-        "plan": "backend_engineer",
-        "payload": follow,
-        "memory": state["memory"],
-    }
-    state2 |= await candidate.read_panel(state2, rt)
-    assert state2["reading"] == {
+    assert kinds == [("code", "edit"), ("code", "edit"), ("code", "run"), ("code", "submit")]
+    # The follow-up about the submission is recognised by the plan's own question.
+    state = await turn(state["memory"], "All the tests pass. Hm. " + T0.follow_ups[0].question)
+    assert state["reading"] == {
         "kind": "follow_up",
         "topic_id": T0.id,
         "key_point": T0.follow_ups[0].key_point,
     }
+    assert T0.follow_ups[0].key_point in state["reply"]["covered"]
 
 
 async def test_adversarial_personas_reply_in_character(rt: Runtime[Any]) -> None:
@@ -341,7 +348,15 @@ async def test_adversarial_personas_reply_in_character(rt: Runtime[Any]) -> None
     assert replies["silent"]["text"] == ""
     assert replies["off_topic"]["text"] in candidate.OFF_TOPIC
     assert replies["injection"]["text"] in candidate.INJECTIONS
-    assert replies["paste"]["code"] in [a.code for a in T0.coding.reference_approaches]  # type: ignore[union-attr]
+    state = {
+        "persona": "paste",
+        "plan": "backend_engineer",
+        "payload": payload,
+        "memory": {"topics": {f"{R0.id}/{T0.id}": {**new_topic_memory(), "answered": True}}},
+        "reading": {"kind": "invite_code", "topic_id": T0.id},
+    }
+    pasted = (await candidate.plan_reply(state, rt))["reply"]
+    assert pasted["paste"] and pasted["code"] in [a.code for a in T0.coding.reference_approaches]  # type: ignore[union-attr]
 
 
 async def test_the_plans_own_lookups_are_answered_from_the_table() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from interview_graph.candidate import llm as candidate_llm
 from interview_graph.engine.decisions import Evaluation, Intent
 from interview_graph.llm import brain as llm_brain
 from interview_graph.llm.calls import OutputError
@@ -36,6 +37,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]
     monkeypatch.setattr(llm_brain, "decide", decide)
     monkeypatch.setattr(llm_brain, "decide_early", decide_early)
     monkeypatch.setattr(llm_brain, "stream_text", stream_text)
+    monkeypatch.setattr(candidate_llm, "stream_text", stream_text)
     return seen
 
 
@@ -74,6 +76,12 @@ async def test_every_prompt_renders_with_the_engine_values(captured) -> None:
     await brain.screen(INJECTION, topic)
     with pytest.raises(ValueError):
         await brain.draft_plan("Senior Python engineer", [plan])
+    payload = {"round_title": round_.title, "question_kind": "coding", "signature": "def f():"}
+    history = [{"who": "panel", "text": topic.question}, {"who": "me", "text": "A heap."}]
+    values = candidate_llm.prompt_values(
+        role=plan.role, persona="weak", payload=payload, history=history, move="approach"
+    )
+    assert await candidate_llm.say(values) == "Hello."
 
     assert {name for name, _ in captured} == set(prompt_names()), "every prompt file is used"
     for name, values in captured:

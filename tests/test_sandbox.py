@@ -221,7 +221,7 @@ async def test_a_cancelled_run_is_killed_not_left_running() -> None:
     before = _sandboxed_children()
     task = asyncio.create_task(attack("import time\ntime.sleep(30)\nreturn a + b"))
     deadline = time.monotonic() + 5
-    while not (_sandboxed_children() - before) and time.monotonic() < deadline:
+    while not (_sandboxed_children() - before) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     started = _sandboxed_children() - before
     assert started, "the run started in the sandbox"
@@ -229,6 +229,6 @@ async def test_a_cancelled_run_is_killed_not_left_running() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     deadline = time.monotonic() + 3
-    while _sandboxed_children() & started and time.monotonic() < deadline:
+    while _sandboxed_children() & started and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     assert not (_sandboxed_children() & started), "the sandbox outlived its cancelled run"

@@ -22,16 +22,19 @@ _TMP = Path(__import__("tempfile").mkdtemp(prefix="selfplay-"))
 
 
 @cache
-def played(plan: str, persona: str) -> tuple[dict[str, Any], list[Event], list[dict[str, Any]]]:
+def played(
+    plan: str, persona: str, seed: int | None = None
+) -> tuple[dict[str, Any], list[Event], list[dict[str, Any]]]:
     """Run one self-play interview (cached across tests); return report, events, tokens."""
 
     async def go() -> tuple[dict[str, Any], list[Event], list[dict[str, Any]]]:
-        database = _TMP / f"{plan}-{persona}.sqlite"
+        database = _TMP / f"{plan}-{persona}-{seed}.sqlite"
         tokens: list[dict[str, Any]] = []
         result = await run_selfplay(
             plan=plan,
             persona=persona,
             database=database,
+            seed=seed,
             on_item=lambda item: tokens.append(item) if item["type"] == "token" else None,
         )
         assert result.report is not None
@@ -48,19 +51,23 @@ def round_scores(report: dict[str, Any]) -> dict[str, float]:
     return {r["round_id"]: r["score"] for r in report["rounds"]}
 
 
+@pytest.mark.parametrize("seed", [None, 7])
 @pytest.mark.parametrize("plan", PLANS)
-def test_levels_complete_and_are_ordered_on_every_round(plan: str) -> None:
+def test_levels_complete_and_are_ordered_on_every_round(plan: str, seed: int | None) -> None:
     strong, average, weak = (
-        round_scores(played(plan, p)[0]) for p in ("strong", "average", "weak")
+        round_scores(played(plan, p, seed)[0]) for p in ("strong", "average", "weak")
     )
     assert set(strong) == {r.id for r in resolve_plan(plan).rounds}
     for round_id in strong:
         assert strong[round_id] > average[round_id] > weak[round_id], round_id
     for persona in ("strong", "average", "weak"):
-        report = played(plan, persona)[0]
+        report = played(plan, persona, seed)[0]
         assert report["completed"] and report["engine"] == "offline"
-    assert played(plan, "strong")[0]["recommendation"]["decision"] in ("strong_hire", "hire")
-    assert played(plan, "weak")[0]["recommendation"]["decision"] == "no_hire"
+    assert played(plan, "strong", seed)[0]["recommendation"]["decision"] in (
+        "strong_hire",
+        "hire",
+    )
+    assert played(plan, "weak", seed)[0]["recommendation"]["decision"] == "no_hire"
 
 
 @pytest.mark.parametrize("plan", PLANS)
@@ -78,16 +85,27 @@ def test_injection_candidate_is_flagged_and_gains_nothing(plan: str) -> None:
     assert blocked_turns
 
 
-@pytest.mark.parametrize("persona", ["silent", "off_topic", "paste"])
+@pytest.mark.parametrize("persona", ["silent", "off_topic", "paste", "adversarial"])
 def test_adversarial_personas_finish_with_evidence(persona: str) -> None:
     report, _, _ = played("backend_engineer", persona)
     assert len(report["rounds"]) == 3
     kinds = {f["kind"] for f in report["integrity_flags"]}
     if persona == "off_topic":
-        assert "off_topic" in kinds
+        # Small talk is the panel's to handle (a redirect, then the topic is parked), and
+        # the understanding of every such message is on record.
+        events = played("backend_engineer", persona)[1]
+        understood = [e.text for e in events if e.kind == "understanding"]
+        assert understood and set(understood) == {"small_talk"}
+        assert any(e.kind == "message" and e.data["move"] == "redirect" for e in events)
         assert report["recommendation"]["decision"] == "no_hire"
     if persona == "silent":
         assert all(r["score"] == 1.0 for r in report["rounds"])
+    if persona == "adversarial":
+        # One attempt per question (small talk, injection or asking for the answer), then weak.
+        events = played("backend_engineer", persona)[1]
+        understood = {e.text for e in events if e.kind == "understanding"}
+        assert kinds & {"prompt_injection", "answer_request"} or "small_talk" in understood
+        assert report["recommendation"]["decision"] == "no_hire"
     if persona == "paste":
         assert {"large_paste", "verbatim_reference", "full_solution_at_once"} <= kinds
         for flag in report["integrity_flags"]:
@@ -217,3 +235,145 @@ def test_coding_round_shows_real_test_results_and_a_panel_brief() -> None:
     for item in progress.values():
         assert item["runs"] >= 1 and item["submits"] >= 1
         assert item["tests"]["passed"] < item["tests"]["total"]
+
+
+# --- a candidate that behaves like candidates ------------------------------------------------
+
+
+def _by_topic(events: list[Event]) -> dict[str, list[Event]]:
+    """The public conversation (panel lines, candidate messages and code) per question."""
+    out: dict[str, list[Event]] = {}
+    current = None
+    for e in events:
+        if e.kind == "message" and e.data.get("question_id"):
+            current = e.data["question_id"]
+        if current and e.kind in ("message", "candidate_message", "candidate_code"):
+            out.setdefault(current, []).append(e)
+    return out
+
+
+def _moves(events: list[Event], move: str) -> list[Event]:
+    return [e for e in events if e.kind == "message" and e.data.get("move") == move]
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_average_candidates_get_follow_ups_and_strong_ones_are_drawn_out(plan: str) -> None:
+    topics = sum(len(r.topics) for r in resolve_plan(plan).rounds)
+    average = played(plan, "average")[1]
+    assert len(_moves(average, "follow_up")) >= topics, "≥ 1 follow-up per topic on average"
+    strong = played(plan, "strong")[1]
+    # The strong first answer leaves a point or two out, so the panel follows up …
+    asked = {
+        e.data["question_id"] for e in _moves(strong, "follow_up") + _moves(strong, "discuss_code")
+    }
+    assert len(asked) >= topics // 2
+    # … and the strong candidate then makes the missing points.
+    completed = [e for e in strong if e.kind == "topic_completed"]
+    covered = sum(len(e.data["covered"]) for e in completed)
+    total = sum(len(t.key_points) for r in resolve_plan(plan).rounds for t in r.topics)
+    assert covered >= 0.85 * total
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_weak_candidate_asks_for_hints_and_the_report_records_them(plan: str) -> None:
+    report, events, _ = played(plan, "weak")
+    hinted = [e for e in events if e.kind == "topic_completed" and e.data["hints"]]
+    assert hinted, "some topics were answered with help"
+    rationales = [r for rd in report["rounds"] for p in rd["panelists"] for r in p["rationale"]]
+    assert any("hint(s) used" in r for r in rationales)
+    assert _moves(events, "hint") or _moves(events, "encourage")
+    # It also asks clarifying questions (answered from the plan) and voices misconceptions.
+    assert any(e.data["misconceptions"] for e in events if e.kind == "topic_completed")
+
+
+def test_weak_and_average_ask_clarifying_questions_somewhere() -> None:
+    clarified = [
+        e
+        for plan in PLANS
+        for persona in ("average", "weak")
+        for e in _moves(played(plan, persona)[1], "clarify")
+    ]
+    assert clarified and all(e.text for e in clarified)
+
+
+@pytest.mark.parametrize("plan", PLANS)
+@pytest.mark.parametrize("persona", ["strong", "average", "weak"])
+def test_no_candidate_line_is_said_twice(plan: str, persona: str) -> None:
+    _, events, _ = played(plan, persona)
+    said = [e.text for e in events if e.kind == "candidate_message"]
+    assert said and len(said) == len(set(said))
+
+
+@pytest.mark.parametrize("persona", ["strong", "average", "weak"])
+def test_coding_questions_are_talked_through_then_coded_then_discussed(persona: str) -> None:
+    plan = resolve_plan("backend_engineer")
+    coding = [t.id for r in plan.rounds for t in r.topics if t.coding is not None]
+    conversation = _by_topic(played("backend_engineer", persona)[1])
+    for topic_id in coding:
+        turns = conversation[topic_id]
+        first = next(e for e in turns if e.speaker == "candidate")
+        assert first.kind == "candidate_message" and first.text, "the approach comes first"
+        code_at = next(i for i, e in enumerate(turns) if e.kind == "candidate_code")
+        panel_before = [e for e in turns[:code_at] if e.kind == "message"]
+        assert panel_before[-1].data["move"] == "invite_code", "code when invited"
+        after = turns[code_at:]
+        submit = next(
+            i
+            for i, e in enumerate(after)
+            if e.kind == "candidate_code" and e.data["action"] == "submit"
+        )
+        assert after[submit + 1].data["move"] == "discuss_code"
+        assert after[submit + 2].kind == "candidate_message", "then the discussion"
+
+
+def _public(events: list[Event]) -> list[tuple[str, str | None, str]]:
+    return [(e.kind, e.speaker, e.text) for e in events if e.visibility == "public"]
+
+
+def test_the_same_seed_replays_the_interview_and_another_seed_changes_it() -> None:
+    one = _public(played("backend_engineer", "average", 3)[1])
+    again = asyncio.run(_fresh_run("backend_engineer", "average", 3))
+    other = _public(played("backend_engineer", "average", 4)[1])
+    assert one == again
+    assert one != other
+    said = [t for k, _, t in one if k == "candidate_message"]
+    said_other = [t for k, _, t in other if k == "candidate_message"]
+    assert said != said_other, "the candidate plays differently"
+    panel = [t for k, s, t in one if k == "message"]
+    panel_other = [t for k, s, t in other if k == "message"]
+    assert panel[:3] != panel_other[:3], "the panel words it differently"
+
+
+async def _fresh_run(plan: str, persona: str, seed: int) -> list[tuple[str, str | None, str]]:
+    database = _TMP / f"fresh-{plan}-{persona}-{seed}.sqlite"
+    result = await run_selfplay(plan=plan, persona=persona, database=database, seed=seed)
+    async with await InterviewSession.open(
+        plan=plan, database=database, interview_id=result.interview_id
+    ) as session:
+        return _public(await session.transcript())
+
+
+async def test_a_stopped_seeded_run_resumes_identically(tmp_path: Path) -> None:
+    whole = await run_selfplay(
+        plan="data_scientist", persona="weak", database=tmp_path / "a.sqlite", seed=5
+    )
+    first = await run_selfplay(
+        plan="data_scientist", persona="weak", database=tmp_path / "b.sqlite", seed=5, stop_after=12
+    )
+    assert first.report is None
+    rest = await run_selfplay(  # no seed: the interview keeps the one it started with
+        plan="data_scientist",
+        persona="weak",
+        database=tmp_path / "b.sqlite",
+        interview_id=first.interview_id,
+    )
+    assert first.inputs + rest.inputs == whole.inputs
+    assert rest.report is not None and whole.report is not None
+    assert round_scores(rest.report) == round_scores(whole.report)
+    transcripts = []
+    for db, result in (("a.sqlite", whole), ("b.sqlite", rest)):
+        async with await InterviewSession.open(
+            plan="data_scientist", database=tmp_path / db, interview_id=result.interview_id
+        ) as session:
+            transcripts.append(_public(await session.transcript()))
+    assert transcripts[0] == transcripts[1]

@@ -2,11 +2,15 @@
 
 Signs in, starts the backend_engineer plan, answers the first coding question in the editor
 (Run shows the visible tests passing, then Submit) and in the chat, ends the interview and
-checks the rendered report.  A second test drops the WebSocket from the page and checks the
-client reconnects, resumes and never duplicates a transcript line (also after a reload).  A
-third follows the interview from a coding question to the next one and on to a non-coding
-question: the editor is shown only for coding questions, starts from the question's signature,
-keeps each question's code (and says so), and clears the visible-test results on a change.
+checks the candidate's feedback view: exactly the `feedback` frame (levels in words, strengths,
+things to work on, hints, next steps), nothing of the hiring team's report, and the same view
+after a reconnect and a reload.  Another test starts in assessment mode and checks that the end
+shows only the thank-you and what happens next.  Another drops the WebSocket from the page and
+checks the client reconnects, resumes and never duplicates a transcript line (also after a
+reload).  Another follows the interview from a coding question to the next one and on to a
+non-coding question: the editor is shown only for coding questions, starts from the question's
+signature, keeps each question's code (and says so), and clears the visible-test results on a
+change.
 
 Needs the ``playwright`` Python package and Debian's ``chromium`` (no Playwright browser
 download): ``pip install playwright`` and ``apt-get install chromium``.
@@ -180,12 +184,16 @@ def page(browser: Any, errors: list[str]) -> Iterator[Any]:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _sign_in_and_start(page: Any, base: str, user: str) -> None:
+def _sign_in_and_start(page: Any, base: str, user: str, mode: str | None = None) -> None:
     page.goto(base + "/")
     page.fill("#login-user", user)
     page.click("#login-button")
     page.wait_for_selector("#plan-select option[value='backend_engineer']", state="attached")
     page.select_option("#plan-select", "backend_engineer")
+    if mode is not None:
+        page.select_option("#mode-select", mode)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"web_client_plan_{mode}.png"))
     page.click("#start-button")
     page.wait_for_selector("#interview-view", state="visible")
     _wait_connected(page)
@@ -255,10 +263,80 @@ def _quiet(page: Any) -> None:
 # --- tests -----------------------------------------------------------------------------------
 
 
-def test_interview_from_sign_in_to_report(server: str, page: Any, errors: list[str]) -> None:
+# Strings only the hiring team's report has: none may reach the candidate's page.
+REPORT_ONLY = ["recommendation", "strong_hire", "lean_no_hire", "/ 5"]
+LEVEL_WORDS = ["strong", "solid", "developing", "not there yet", "not assessed"]
+
+# Every element's text and attributes (hidden ones too: the transcript, other views).
+PAGE_TEXT_JS = """() => [...document.querySelectorAll('*')].map(e => [
+  e.textContent, ...[...e.attributes].map(a => a.value)].join(' ')).join('\\n')"""
+
+
+def _end_and_wait_feedback(page: Any) -> dict[str, Any]:
+    """End the interview; wait for the feedback view; return the `feedback` frame's payload."""
+    _quiet(page)
+    page.click("#end-button")
+    page.wait_for_selector("#feedback-view", state="visible", timeout=90_000)
+    page.wait_for_function("() => window.__frames.received.some(f => f.type === 'interview_ended')")
+    received = page.evaluate("window.__frames.received")
+    assert not [f for f in received if f["type"] == "report"], "no report frame is sent"
+    frames = [f for f in received if f["type"] == "feedback"]
+    assert len(frames) == 1
+    feedback: dict[str, Any] = frames[0]["feedback"]
+    return feedback
+
+
+def _assert_no_report_strings(page: Any) -> None:
+    text = page.evaluate(PAGE_TEXT_JS).lower()
+    for needle in REPORT_ONLY:
+        assert needle not in text, f"{needle!r} is on the candidate's page"
+    script = page.evaluate("fetch('static/app.js').then(r => r.text())").lower()
+    for needle in ["recommendation", "strong_hire", "lean_no_hire", "integrity_flags"]:
+        assert needle not in script, f"the client still knows about {needle!r}"
+
+
+def _feedback_view(page: Any) -> dict[str, Any]:
+    """What the feedback view shows, element by element."""
+    view: dict[str, Any] = page.evaluate(
+        """() => {
+          const q = (root, sel) => root.querySelector(sel);
+          const texts = (root, sel) => [...root.querySelectorAll(sel)].map(e => e.textContent);
+          const article = document.querySelector('#feedback');
+          return {
+            mode: article.dataset.mode,
+            title: q(article, '#feedback-title').textContent,
+            message: q(article, '[data-testid=feedback-message]').textContent,
+            next_steps: q(article, '[data-testid=feedback-next-steps]').textContent,
+            hints: q(article, '[data-testid=feedback-hints]')?.textContent ?? null,
+            scores: article.querySelectorAll('[data-testid=feedback-score]').length,
+            levels: article.querySelectorAll('.level').length,
+            text: article.innerText,
+            rounds: [...article.querySelectorAll('[data-testid=feedback-round]')].map(r => ({
+              title: q(r, 'h3').textContent,
+              level: q(r, '[data-testid=round-level]').dataset.level,
+              level_text: q(r, '[data-testid=round-level]').textContent,
+              competencies: [...r.querySelectorAll('[data-testid=feedback-competency]')].map(c => ({
+                name: q(c, '.competency-name').textContent,
+                level: q(c, '.level').dataset.level,
+                level_text: q(c, '.level').textContent,
+              })),
+              strengths: texts(r, 'ul.strengths li'),
+              to_work_on: texts(r, 'ul.to-work-on li'),
+            })),
+          };
+        }"""
+    )
+    return view
+
+
+def test_interview_from_sign_in_to_feedback(server: str, page: Any, errors: list[str]) -> None:
     _sign_in_and_start(page, server, "alice")
     _wait_question(page, FIRST_TOPIC["id"])
     assert page.locator("#panel .panelist").count() >= 2, "the round's panel is shown"
+
+    # The mode was left as the plan sets it: the start frame carries none.
+    start = next(f for f in page.evaluate("window.__frames.sent") if f["type"] == "start")
+    assert start == {"type": "start", "plan": "backend_engineer"}
 
     # Streamed: token deltas arrived and the panel's lines are on screen with their text.
     received = page.evaluate("window.__frames.received")
@@ -292,32 +370,110 @@ def test_interview_from_sign_in_to_report(server: str, page: Any, errors: list[s
     # Chat: answer the question; the panel replies.
     _send(page, FIRST_TOPIC["sample_answers"]["strong"].strip())
 
-    # End the interview: the server closes the round and the interview and sends the report.
-    _quiet(page)
-    page.click("#end-button")
-    page.wait_for_selector("#report-view", state="visible", timeout=90_000)
-    decision = page.text_content("#report-decision").strip()
-    assert decision and decision != "–"
-    assert page.text_content("#report-rationale").strip()
-    assert page.text_content("#report-engine").strip()
-    rounds = page.locator("#report .report-round")
-    assert rounds.count() >= 1
-    assert "/ 5" in rounds.first.locator(".round-score").text_content()
-    assert rounds.first.locator("tr.competency").count() >= 1
-    assert page.locator("#report blockquote.evidence").count() >= 1, "evidence quotes are shown"
-    assert page.is_visible("#report-flags")
-    report = next(f for f in page.evaluate("window.__frames.received") if f["type"] == "report")
-    assert decision.lower() == report["report"]["recommendation"]["decision"].replace("_", " ")
+    # End the interview: the server closes it and sends the candidate's feedback (practice).
+    feedback = _end_and_wait_feedback(page)
+    assert feedback["mode"] == "practice"
+    assert feedback["rounds"], "practice feedback has rounds"
+    view = _feedback_view(page)
+    assert view["mode"] == "practice"
+    assert view["title"] == "Your feedback"
+    assert view["message"] == feedback["message"]
+    assert view["next_steps"] == feedback["next_steps"]
+    hints = feedback["hints_used"]
+    assert view["hints"] == (
+        "You used no hints." if hints == 0 else f"You used {hints} hint{'s' if hints > 1 else ''}."
+    )
+    # Exactly the frame's rounds, in words; no score where the frame has none.
+    assert [
+        {k: r[k] for k in ("title", "level", "competencies", "strengths", "to_work_on")}
+        for r in view["rounds"]
+    ] == [
+        {
+            "title": r["title"],
+            "level": r["level"],
+            "competencies": [
+                {"name": c["name"], "level": c["level"], "level_text": c["level"].capitalize()}
+                for c in r["competencies"]
+            ],
+            "strengths": r["strengths"],
+            "to_work_on": r["to_work_on"],
+        }
+        for r in feedback["rounds"]
+    ]
+    for shown, sent_round in zip(view["rounds"], feedback["rounds"], strict=True):
+        assert shown["level_text"] == sent_round["level"].capitalize()
+    assert any(c["level"] != "not assessed" for r in feedback["rounds"] for c in r["competencies"])
+    has_scores = any(
+        r.get("score") is not None or any(c.get("score") is not None for c in r["competencies"])
+        for r in feedback["rounds"]
+    )
+    assert not has_scores, "the shipped plans do not show scores"
+    assert view["scores"] == 0
+    assert page.locator("#feedback h2, #feedback h3").count() == 2 + len(feedback["rounds"])
+    assert not page.is_visible("#interview-view") and not page.is_visible("#end-button")
+    _assert_no_report_strings(page)
     _assert_no_duplicates(_lines(page))
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "web_client.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "web_client_feedback_practice.png"), full_page=True)
 
-    # From the report, a new interview starts from the plan picker.
+    # A reconnect and a reload (a full replay) show the same view.
+    connects = _connects(page)
+    page.evaluate("window.__dropConnection()")
+    _wait_connected(page, more_than=connects)
+    page.wait_for_timeout(300)
+    assert page.is_visible("#feedback-view")
+    assert _feedback_view(page) == view
+    page.reload()
+    _wait_connected(page)
+    page.wait_for_selector("#feedback-view", state="visible")
+    assert _feedback_view(page) == view
+    _assert_no_report_strings(page)
+
+    # From the feedback, a new interview starts from the plan picker.
     page.click("#new-interview-button")
     page.wait_for_selector("#plan-view", state="visible")
     _wait_connected(page)
     assert page.evaluate("sessionStorage.getItem('interview.current')") is None
+    assert not errors, errors
+
+
+def test_assessment_mode_ends_with_a_thank_you_only(
+    server: str, page: Any, errors: list[str]
+) -> None:
+    _sign_in_and_start(page, server, "erin", mode="assessment")
+    start = next(f for f in page.evaluate("window.__frames.sent") if f["type"] == "start")
+    assert start == {"type": "start", "plan": "backend_engineer", "mode": "assessment"}
+    _wait_question(page, FIRST_TOPIC["id"])
+    _send(page, FIRST_TOPIC["sample_answers"]["strong"].strip())
+
+    feedback = _end_and_wait_feedback(page)
+    assert feedback["mode"] == "assessment" and feedback["rounds"] == []
+    view = _feedback_view(page)
+    assert view["mode"] == "assessment"
+    assert view["title"] == "Thank you"
+    assert view["message"] == feedback["message"] and view["message"]
+    assert view["next_steps"] == feedback["next_steps"] and view["next_steps"]
+    # Nothing else: no rounds, levels, scores or hints.
+    assert view["rounds"] == [] and view["levels"] == 0 and view["scores"] == 0
+    assert view["hints"] is None
+    text = view["text"].lower()
+    for word in [*LEVEL_WORDS, "strengths", "to work on", "hint", "score"]:
+        assert word not in text, f"{word!r} is shown in assessment mode"
+    assert page.locator("#feedback h2, #feedback h3").all_text_contents() == [
+        "Thank you",
+        "What happens next",
+    ]
+    _assert_no_report_strings(page)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web_client_feedback_assessment.png"), full_page=True)
+
+    # Replayed after a reload: the same thank-you, still nothing else.
+    page.reload()
+    _wait_connected(page)
+    page.wait_for_selector("#feedback-view", state="visible")
+    assert _feedback_view(page) == view
+    _assert_no_report_strings(page)
     assert not errors, errors
 
 

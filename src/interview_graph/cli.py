@@ -92,6 +92,10 @@ class LivePrinter:
             console.print(f"[red]{event.text}[/red]")
 
 
+def _score(value: float | None) -> str:
+    return "not assessed" if value is None else f"{value:.2f}"
+
+
 def _print_report(report: dict[str, Any]) -> None:
     table = Table(title=f"Report — {report['role']} (engine: {report['engine']})")
     table.add_column("Round")
@@ -99,14 +103,15 @@ def _print_report(report: dict[str, Any]) -> None:
     table.add_column("Competencies")
     for r in report["rounds"]:
         comps = ", ".join(
-            f"{c['name']} {c['score'] if c['score'] is not None else '–'}"
+            f"{c['name']} {c['score'] if c['score'] is not None else 'not assessed'}"
             for c in r["competencies"]
         )
-        table.add_row(r["title"], f"{r['score']:.2f}", comps)
+        table.add_row(r["title"], _score(r["score"]), comps)
     console.print(table)
     rec = report["recommendation"]
     console.print(
-        f"Overall {report['overall']:.2f}/5 — [bold]{rec['decision']}[/bold]: {rec['rationale']}"
+        f"Overall {_score(report['overall'])}/5 — [bold]{rec['decision']}[/bold]: "
+        f"{rec['rationale']}"
     )
     if report["integrity_flags"]:
         console.print(f"[yellow]{len(report['integrity_flags'])} flag(s) for review[/yellow]")

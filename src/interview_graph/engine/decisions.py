@@ -127,6 +127,10 @@ class Evaluation(Decision):
     topic_id: str
     scores: dict[str, int] = Field(description="Competency id → 1..5.")
     evidence: list[str] = Field(default_factory=list, description="Quotes from the candidate.")
+    evidence_by: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Competency id → the evidence that bears on it (quotes, misses, code).",
+    )
     strengths: list[str] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list)
     rationale: str = ""

@@ -17,7 +17,7 @@ from statistics import mean
 from typing import Any, Literal
 
 from ..knowledge import knowledge_query
-from ..plans.models import Clarification, InterviewPlan, Panelist, Round, Topic
+from ..plans.models import Clarification, InterviewPlan, KeyPoint, Panelist, Round, Topic
 from .base import register_engine
 from .coverage import cover, match_any
 from .decisions import (
@@ -360,48 +360,88 @@ class OfflineBrain:
         progress: dict[str, Any],
         activity: dict[str, Any] | None,
     ) -> Evaluation:
-        """Score by coverage; unprompted coverage weighs more than coverage drawn out."""
-        total = len(topic.key_points)
-        first = progress.get("first_ratio") or 0.0
-        final = len(progress.get("covered", [])) / total
-        effective = 0.6 * first + 0.4 * final
-        notes: list[str] = []
-        hints = len(progress.get("hints", []))
+        """Score each competency from its own key points; unprompted coverage weighs more.
+
+        A competency is scored from the key points that evidence it (and, on a coding
+        question, from the submitted code); its evidence is the candidate's quotes for the
+        points covered, the points asked about and missed, misconceptions voiced and the code
+        result — never another competency's quotes.  A competency with nothing to judge it by
+        in this topic is left out (not assessed here).
+        """
+        covered = set(progress.get("covered", []))
+        first = set(progress.get("first_covered", []))
+        quotes = progress.get("evidence", {})
+        hinted = [h.get("key_point") for h in progress.get("hints", []) if isinstance(h, dict)]
         wrong = progress.get("misconceptions", [])
+        wrong_by_id = {m.id: m for m in topic.misconceptions}
+        code = activity if activity and activity.get("question_id") == topic.id else None
+        anchors = {c.id: c for c in round_.rubric.competencies}
+        scores: dict[str, int] = {}
+        evidence_by: dict[str, list[str]] = {}
+        notes: list[str] = []
+        for comp in topic.competencies:
+            if comp not in anchors:
+                continue
+            points = [
+                kp for kp in topic.key_points if (kp.competency or topic.competencies[0]) == comp
+            ]
+            ids = {kp.id for kp in points}
+            if not points and code is None:
+                continue
+            effective = 0.0
+            if points:
+                effective = 0.6 * len(first & ids) / len(ids) + 0.4 * len(covered & ids) / len(ids)
+            helped = sum(1 for k in hinted if k in ids)
+            errors = [m for m in wrong if m.get("key_point") in ids]
+            # A point reached with help is worth less than one reached alone; a wrong
+            # statement costs more than a missing one.
+            effective -= min(0.3, HINT_COST * helped) + MISCONCEPTION_COST * len(errors)
+            effective = max(0.0, effective)
+            found: list[str] = [
+                quotes[kp.id] for kp in points if kp.id in covered and kp.id in quotes
+            ]
+            found += [f"Not covered: {_label(kp)}" for kp in points if kp.id not in covered]
+            found += [f"“{m['quote']}” (a misconception)" for m in errors]
+            if code is not None:
+                effective, code_notes = _adjust_for_code(effective, code, code_only=not points)
+                notes += [n for n in code_notes if n not in notes]
+                if tests := code.get("tests"):
+                    found.append(f"Code: {tests.get('passed', 0)}/{tests['total']} tests passed.")
+            scores[comp] = score_from_ratio(effective, panelist.strictness)
+            evidence_by[comp] = list(dict.fromkeys(found))
+        if not scores:  # nothing maps (a plan without competency links): judge the topic whole
+            scores = {c: 1 for c in topic.competencies if c in anchors}
+            evidence_by = {c: ["Not assessed: no evidence recorded."] for c in scores}
+        hints = len(progress.get("hints", []))
         if hints:
-            # A point reached with help is worth less than one reached alone.
-            effective -= min(0.3, HINT_COST * hints)
             notes.append(f"{hints} hint(s) used.")
         if wrong:
-            effective -= MISCONCEPTION_COST * len(wrong)
             notes.append(f"{len(wrong)} misconception(s) voiced.")
-        effective = max(0.0, effective)
-        if activity and activity.get("question_id") == topic.id:
-            effective, notes = _adjust_for_code(effective, activity)
-        score = score_from_ratio(effective, panelist.strictness)
-        evidence = list(dict.fromkeys(progress.get("evidence", {}).values()))[:3]
-        by_id = {kp.id: kp for kp in topic.key_points}
-        strengths = [by_id[k].text for k in progress.get("covered", []) if k in by_id][:3]
-        gaps = [kp.text for kp in topic.key_points if kp.id not in progress.get("covered", [])][:3]
-        wrong_by_id = {m.id: m for m in topic.misconceptions}
-        for m in wrong:
-            evidence.append(f"“{m['quote']}” (a misconception)")
-            if m["id"] in wrong_by_id:
-                gaps.insert(0, f"Misconception: {wrong_by_id[m['id']].text}")
-        anchors = {c.id: c for c in round_.rubric.competencies}
-        scores = {c: score for c in topic.competencies if c in anchors}
-        anchor = anchors[topic.competencies[0]].anchors[score - 1].description
+        strengths = [f"Covered: {_label(kp)}" for kp in topic.key_points if kp.id in covered][:3]
+        gaps = [
+            f"Misconception: {wrong_by_id[m['id']].text}"
+            + ("" if m["quote"] in wrong_by_id[m["id"]].text else f" (said “{m['quote']}”)")
+            for m in wrong
+            if m["id"] in wrong_by_id
+        ]
+        gaps += [f"Missed: {_label(kp)}" for kp in topic.key_points if kp.id not in covered][:3]
+        rationale = "; ".join(
+            f"{anchors[c].name} {score}/5: {anchors[c].anchors[score - 1].description}"
+            for c, score in scores.items()
+        )
         rationale = (
-            f"Covered {len(progress.get('covered', []))}/{total} key points "
-            f"({first:.0%} unprompted); strictness {panelist.strictness:.1f} → {score}/5: {anchor}"
+            f"Covered {len(covered)}/{len(topic.key_points)} key points ({len(first)} "
+            f"unprompted); strictness {panelist.strictness:.1f}. {rationale}"
         )
         if notes:
             rationale += " " + " ".join(notes)
+        evidence = list(dict.fromkeys(q for qs in evidence_by.values() for q in qs))[:6]
         return Evaluation(
             panelist_id=panelist.id,
             topic_id=topic.id,
             scores=scores,
             evidence=evidence,
+            evidence_by=evidence_by,
             strengths=strengths,
             gaps=gaps,
             rationale=rationale,
@@ -416,7 +456,9 @@ class OfflineBrain:
         names = {c.id: c.name for c in round_.rubric.competencies}
         strongest = max(scores, key=lambda c: scores[c]) if scores else None
         weakest = min(scores, key=lambda c: scores[c]) if scores else None
-        text = f"{round_.title}: average {mean(scores.values()):.1f}/5." if scores else round_.title
+        # The same figure the round's score is (report.merge_round: mean of assessed ones).
+        average = round(mean(scores.values()), 2) if scores else None
+        text = f"{round_.title}: average {average:.2f}/5." if average is not None else round_.title
         if strongest and weakest and strongest != weakest:
             text += f" Strongest on {names[strongest]}, weakest on {names[weakest]}."
         if gaps:
@@ -428,7 +470,7 @@ class OfflineBrain:
     ) -> Recommendation:
         """Thresholds on the mean round score; a weak round caps the outcome."""
         if not round_scores:
-            return Recommendation(decision="no_hire", rationale="no round was completed")
+            return Recommendation(decision="no_hire", rationale="no round was assessed")
         overall = mean(round_scores.values())
         lowest = min(round_scores.values())
         if overall >= 4.0 and lowest >= 3.5:
@@ -440,6 +482,12 @@ class OfflineBrain:
         else:
             decision = "no_hire"
         rationale = f"Mean round score {overall:.2f}/5, lowest round {lowest:.2f}/5."
+        missing = [r.title for r in plan.rounds if r.id not in round_scores]
+        if missing:
+            # Not assessed is not a pass: an incomplete interview cannot recommend a hire.
+            if decision in ("strong_hire", "hire"):
+                decision = "lean_no_hire"
+            rationale += f" Not assessed: {', '.join(missing)}; at most lean_no_hire."
         if flags:
             rationale += f" {len(flags)} integrity/rules flag(s) for a human to review."
         return Recommendation(decision=decision, rationale=rationale)
@@ -454,7 +502,18 @@ class OfflineBrain:
         return await asyncio.to_thread(assemble_plan, job_description, catalogue)
 
 
-def _adjust_for_code(effective: float, activity: dict[str, Any]) -> tuple[float, list[str]]:
+def _label(kp: KeyPoint) -> str:
+    """A key point as a report names it (third person, not the candidate's voice)."""
+    return kp.label or kp.id.replace("_", " ")
+
+
+def _adjust_for_code(
+    effective: float, activity: dict[str, Any], *, code_only: bool = False
+) -> tuple[float, list[str]]:
+    """Fold the last code analysis in: parsing, tests (the last submission's), approach.
+
+    ``code_only``: the competency has no key point here, the code is all there is to judge.
+    """
     notes: list[str] = []
     if activity.get("syntax_error"):
         effective -= 0.2
@@ -462,7 +521,7 @@ def _adjust_for_code(effective: float, activity: dict[str, Any]) -> tuple[float,
     tests = activity.get("tests") or {}
     if tests.get("total"):
         ratio = tests.get("passed", 0) / tests["total"]
-        effective = 0.7 * effective + 0.3 * ratio
+        effective = ratio if code_only else 0.7 * effective + 0.3 * ratio
         notes.append(f"Tests: {tests.get('passed', 0)}/{tests['total']} passed.")
     if activity.get("approach_optimal"):
         effective += 0.05

@@ -533,6 +533,8 @@ class LLMBrain:
             topic_id=topic.id,
             scores=scores,
             evidence=[e[:300] for e in got.evidence[:3]] or base.evidence,
+            # Per-competency evidence stays the matcher's: verbatim quotes, checked misses.
+            evidence_by=base.evidence_by,
             strengths=[s[:200] for s in got.strengths[:3]],
             gaps=[g[:200] for g in got.gaps[:3]],
             rationale=got.rationale[:600] or base.rationale,

@@ -99,14 +99,11 @@ def coding_record(round_: Round, briefs: list[Event], lines: list[Event]) -> dic
     """Per coding question of ``round_``, what happened, for the report: nothing flattering.
 
     Submitted or not, the last submission's visible and hidden pass counts (never a run's),
-    runs, snapshots, and the seconds from the question being asked to every visible test
-    first passing.  A question never touched says so too.
+    runs, and how many code snapshots it took from the question being asked to every visible
+    test first passing (a count, not seconds, so a replayed interview reports the same; the
+    wall-clock times are in the transcript).  A question asked but never touched says so too.
     """
-    asked_at = {
-        e.data.get("question_id"): e.ts
-        for e in reversed(lines)
-        if (e.data or {}).get("move") == "ask"
-    }
+    asked = {e.data.get("question_id") for e in lines if (e.data or {}).get("move") == "ask"}
     record: dict[str, Any] = {}
     for topic in round_.topics:
         if topic.kind is not QuestionKind.CODING:
@@ -114,14 +111,9 @@ def coding_record(round_: Round, briefs: list[Event], lines: list[Event]) -> dic
         mine = [
             e for e in briefs if e.data.get("question_id") == topic.id and e.data.get("progress")
         ]
-        if not mine and topic.id not in asked_at:
+        if not mine and topic.id not in asked:
             continue
         progress = dict(mine[-1].data["progress"]) if mine else {"runs": 0, "submits": 0}
-        green = next((e for e in mine if "first_green" in e.data["progress"]), None)
-        seconds = None
-        if green is not None and topic.id in asked_at:
-            seconds = round(max(0.0, green.ts - asked_at[topic.id]), 1)
-        progress["seconds_to_first_pass"] = seconds
         progress["summary"] = _summary(progress)
         record[topic.id] = progress
     return record
@@ -141,6 +133,6 @@ def _summary(progress: dict[str, Any]) -> str:
     if hidden:
         text += f" and {submit['passed'] - submit['visible_passed']}/{hidden} hidden tests"
     text += f"; {runs} run(s)"
-    if progress.get("seconds_to_first_pass") is not None:
-        text += f"; all visible tests first passed {progress['seconds_to_first_pass']:.0f} s in"
+    if progress.get("first_green"):
+        text += f"; every visible test first passed at code snapshot {progress['first_green']}"
     return text + "."

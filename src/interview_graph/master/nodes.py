@@ -573,7 +573,8 @@ async def close_round(
     briefs = await svc.log.events(interview_id(runtime), kind="activity_brief", round_id=round_.id)
     asked = await svc.log.events(interview_id(runtime), kind="message", round_id=round_.id)
     coding = coding_record(round_, briefs, asked)
-    result = await merge_round(svc, round_, list(latest.values()), coding)
+    done = await svc.log.events(interview_id(runtime), kind="topic_completed", round_id=round_.id)
+    result = await merge_round(svc, round_, list(latest.values()), coding, [e.data for e in done])
     await log_event(
         svc,
         runtime,

@@ -77,6 +77,7 @@ def new_progress(topic_id: str) -> dict[str, Any]:
         "answers": 0,
         "silences": 0,
         "first_ratio": None,
+        "first_covered": [],
         "covered": [],
         "evidence": {},
         "probed": [],

@@ -65,6 +65,7 @@ async def complete_topic(state: InterviewState, runtime: Runtime[Any]) -> dict[s
         progress["answers"] += 1
         if progress["first_ratio"] is None:
             progress["first_ratio"] = len(covered) / len(topic.key_points)
+            progress["first_covered"] = list(covered)  # what they said before any follow-up
     progress["silences"] += silent
     progress["last_gain"] = len(covered)
     progress["covered"] = [*progress["covered"], *covered]
@@ -132,6 +133,7 @@ _WHY = {
     "move_on": "the candidate asked to move on",
     "stuck": "the candidate was stuck after a hint",
     "out_of_time": "out of turns before a submission",
+    "off_topic": "the candidate kept to small talk after two redirects",
 }
 
 

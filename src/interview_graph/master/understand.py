@@ -60,7 +60,7 @@ async def understand(
     update: dict[str, Any] = {"round_turns": round_turns, "understanding": reading.model_dump()}
     task = _react(reading, topic, progress)
     if task is None:  # the reaction is to leave the topic (stuck twice, asked to move on)
-        why = "move_on" if reading.intent == "move_on" else "stuck"
+        why = {"move_on": "move_on", "small_talk": "off_topic"}.get(reading.intent, "stuck")
         progress["moved_on"] = reading.intent == "move_on"
         closed = await close_topic(
             svc, runtime, state, round_, topic, progress, why=why, round_turns=round_turns

@@ -100,7 +100,14 @@ def _conversation_problems(where: str, t: Topic) -> list[str]:
     for rephrasing in t.rephrasings:
         if words(rephrasing) == words(t.question):
             problems.append(f"{where}: a rephrasing repeats the question word for word")
+    for comp in t.competencies if t.kind is not QuestionKind.CODING else ():
+        # Every competency a topic is scored on needs evidence it can be scored from (on a
+        # coding question the submitted code is evidence for each of them too).
+        if not any((kp.competency or t.competencies[0]) == comp for kp in t.key_points):
+            problems.append(f"{where}: no key point is evidence for competency {comp!r}")
     for kp in t.key_points:
+        if kp.label is None or kp.competency is None:
+            problems.append(f"{where}: key point {kp.id!r} needs a label and a competency")
         if kp.snippets is None:
             problems.append(f"{where}: key point {kp.id!r} has no snippets")
             continue

@@ -81,6 +81,16 @@ class KeyPoint(_Model):
     snippets: Snippets | None = Field(
         default=None, description="What a strong, average and weak candidate say about it."
     )
+    label: Text | None = Field(
+        default=None,
+        description='A short third-person name for reports ("counts frequencies in one '
+        'pass"); the text is written as the candidate would say it.',
+    )
+    competency: Ident | None = Field(
+        default=None,
+        description="The rubric competency this point is evidence for (default: the topic's "
+        "first competency).",
+    )
 
 
 class Snippets(_Model):
@@ -205,6 +215,12 @@ class Topic(_Model):
                 raise ValueError(
                     f"hints[{i}].key_point {hint.key_point!r} is not a key point of topic "
                     f"{self.id!r} (known: {', '.join(ids)})"
+                )
+        for i, kp in enumerate(self.key_points):
+            if kp.competency is not None and kp.competency not in self.competencies:
+                raise ValueError(
+                    f"key_points[{i}].competency {kp.competency!r} is not one of topic "
+                    f"{self.id!r}'s competencies ({', '.join(self.competencies)})"
                 )
         for i, wrong in enumerate(self.misconceptions):
             if wrong.key_point not in ids:

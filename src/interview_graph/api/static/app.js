@@ -13,6 +13,11 @@
  * The code editor is shown only while the current question (the last `message` with a
  * question_id) is a coding question; each coding question keeps its own draft, and the
  * visible-test table only ever shows results for the current question.
+ *
+ * At the end the page shows the `feedback` frame and nothing else: the hiring team's report
+ * never reaches the candidate. It renders exactly the frame's fields (levels in words,
+ * strengths, things to work on, hints used, next steps; a score only where the frame has one),
+ * and in assessment mode only the thank-you and what happens next.
  */
 "use strict";
 
@@ -28,7 +33,7 @@
   // Events written to the interview's log: they carry its seq and are replayed on resume.
   const PERSISTED = new Set([
     "round_started", "message", "candidate_input", "code_result", "warning",
-    "round_ended", "report", "interview_ended",
+    "round_ended", "feedback", "interview_ended",
   ]);
   const CLOSE_REASONS = {
     4001: "Sign-in failed. Please sign in again.",
@@ -125,7 +130,7 @@
     interviewId: null,
     lastSeq: 0, // highest persisted seq applied to this page
     finished: false,
-    report: null,
+    feedback: null, // the candidate's feedback frame's `feedback`, once it has arrived
     panel: new Map(), // panelist id -> {name, title, card}
     messages: new Map(), // message_id -> {li, body, final}
     questionId: null, // the question the panel is on (from `message` frames)
@@ -142,7 +147,7 @@
 
   // --- views -----------------------------------------------------------------------------
 
-  const VIEWS = ["login", "plan", "interview", "report"];
+  const VIEWS = ["login", "plan", "interview", "feedback"];
 
   function showView(name) {
     for (const view of VIEWS) $(`${view}-view`).hidden = view !== name;
@@ -377,7 +382,7 @@
   function resetInterview() {
     state.lastSeq = 0;
     state.finished = false;
-    state.report = null;
+    state.feedback = null;
     state.panel.clear();
     state.messages.clear();
     state.questionId = null;
@@ -398,7 +403,7 @@
     $("message-input").value = "";
     clearResults();
     updateQuestion();
-    $("report").replaceChildren();
+    $("feedback").replaceChildren();
   }
 
   // --- incoming frames -------------------------------------------------------------------
@@ -426,7 +431,7 @@
     code_result: onCodeResult,
     warning: onWarning,
     round_ended: (f) => addLine("system", `Round ${Number(f.index) + 1} ended: ${f.title}`, f.seq),
-    report: onReport,
+    feedback: onFeedback,
     interview_ended: onInterviewEnded,
   };
 
@@ -469,7 +474,7 @@
     } else if (frame.status === "resumed" || frame.status === "finished") {
       if (frame.interview_id) state.interviewId = frame.interview_id;
       if (frame.status === "finished") state.finished = true;
-      if (state.report) showView("report");
+      if (state.feedback) showView("feedback");
       else if (currentView() !== "interview") showView("interview");
     }
     updateControls();
@@ -647,10 +652,13 @@
     banner.hidden = false;
   }
 
-  function onReport(frame) {
-    state.report = frame.report || {};
-    renderReport(state.report);
-    showView("report");
+  function onFeedback(frame) {
+    state.feedback = frame.feedback || {};
+    state.finished = true; // the feedback comes once the interview is over
+    renderFeedback(state.feedback);
+    showView("feedback");
+    $("feedback-title").focus({ preventScroll: true });
+    window.scrollTo(0, 0);
   }
 
   function onInterviewEnded(frame) {
@@ -663,7 +671,7 @@
     setSpeaker(null, false);
     $("round-title").textContent = "Interview finished";
     addLine("system", "The interview has ended.", frame.seq);
-    if (!state.report) addLine("system", "Preparing your report…");
+    if (!state.feedback) addLine("system", "Wrapping up…");
     updateControls();
   }
 
@@ -930,105 +938,91 @@
     editor.dispatchEvent(new Event("input"));
   }
 
-  // --- report ----------------------------------------------------------------------------
+  // --- feedback ------------------------------------------------------------------------
 
-  function meter(score) {
-    const pct = score === null || score === undefined ? 0 : Math.max(0, Math.min(100, (Number(score) / 5) * 100));
-    return el("span", { className: "meter", attrs: { "aria-hidden": "true" } },
-      el("span", { className: "meter-fill", style: { width: `${pct.toFixed(0)}%` } }));
+  // The levels the server words a score in, lowest first (feedback.py); "not assessed" is none.
+  const LEVELS = ["not there yet", "developing", "solid", "strong"];
+
+  function levelText(level) {
+    const text = String(level || "not assessed");
+    return text[0].toUpperCase() + text.slice(1);
   }
 
-  function list(items, className, empty) {
-    if (!items || items.length === 0) return el("p", { className: "muted", text: empty });
+  /** A level in words, with a 4-step gauge beside it for the eye (the words carry the meaning). */
+  function levelBadge(level, extra = {}) {
+    const word = String(level || "not assessed");
+    const steps = LEVELS.indexOf(word) + 1; // 0 when not assessed (or an unknown word)
+    const gauge = el("span", { className: "gauge", attrs: { "aria-hidden": "true" } },
+      ...LEVELS.map((_, i) => el("span", { className: i < steps ? "step on" : "step" })));
+    return el("span", { className: "level", dataset: { level: word }, attrs: extra },
+      gauge, el("span", { className: "level-word", text: levelText(word) }));
+  }
+
+  /** A score only where the frame carries one (the plan shows scores). */
+  function scoreTag(score) {
+    if (score === null || score === undefined || Number.isNaN(Number(score))) return null;
+    return el("span", { className: "score", attrs: { "data-testid": "feedback-score" } },
+      `Score ${fmtScore(score)} of 5`);
+  }
+
+  function bullets(items, className, empty) {
+    if (!Array.isArray(items) || items.length === 0) return el("p", { className: "muted", text: empty });
     return el("ul", { className }, ...items.map((item) => el("li", { text: item })));
   }
 
-  function renderReport(report) {
-    const rec = report.recommendation || {};
-    const rounds = Array.isArray(report.rounds) ? report.rounds : [];
-    const flags = Array.isArray(report.integrity_flags) ? report.integrity_flags : [];
-    const roundTitles = Object.fromEntries(rounds.map((r) => [r.round_id, r.title]));
-
-    const header = el("header", { className: "report-header" },
-      el("h2", { text: `Interview report${report.role ? ` — ${report.role}` : ""}` }),
-      el("p", { className: "muted" },
-        `Plan ${report.plan_id || "?"} v${report.plan_version || "?"} · engine `,
-        el("strong", { text: report.engine || "unknown", attrs: { id: "report-engine", "data-testid": "report-engine" } }),
-        report.completed === false ? " · ended early: rounds not reached count as 1/5" : ""),
+  function renderFeedback(feedback) {
+    const assessment = feedback.mode === "assessment";
+    const rounds = !assessment && Array.isArray(feedback.rounds) ? feedback.rounds : [];
+    const header = el("header", { className: "feedback-header" },
+      el("p", { className: "eyebrow", text: assessment ? "Interview complete" : "Practice interview complete" }),
+      el("h2", {
+        text: assessment ? "Thank you" : "Your feedback",
+        attrs: { id: "feedback-title", tabindex: "-1" },
+      }),
+      el("p", { className: "feedback-message", text: feedback.message || "", attrs: { "data-testid": "feedback-message" } }),
     );
-
-    const summary = el("section", { className: "report-summary" },
-      el("div", { className: "overall" },
-        el("span", { className: "label", text: "Overall" }),
-        el("span", { className: "big", text: `${fmtScore(report.overall)} / 5`, attrs: { id: "report-overall" } }),
-        meter(report.overall)),
-      el("div", { className: "recommendation" },
-        el("span", { className: "label", text: "Recommendation" }),
-        el("span", {
-          className: "decision",
-          text: humanize(rec.decision) || "–",
-          dataset: { decision: rec.decision },
-          attrs: { id: "report-decision", "data-testid": "report-decision" },
-        }),
-        el("p", { text: rec.rationale || "", attrs: { id: "report-rationale" } })),
-    );
-
-    const overallNotes = el("section", { className: "two-col" },
-      el("div", {}, el("h3", { text: "Strengths" }), list(report.strengths, "strengths", "None recorded.")),
-      el("div", {}, el("h3", { text: "Gaps" }), list(report.gaps, "gaps", "None recorded.")),
-    );
-
-    const roundSections = rounds.map((round) => renderRound(round));
-
-    const flagSection = el("section", { className: "flags", attrs: { id: "report-flags" } },
-      el("h3", { text: "Integrity flags" }),
-      flags.length === 0
-        ? el("p", { className: "muted", text: "No integrity flags." })
-        : el("ul", {}, ...flags.map((flag) => el("li", { className: "flag" },
-          el("strong", { text: humanize(flag.kind) }),
-          flag.round_id ? el("span", { className: "muted", text: ` (${roundTitles[flag.round_id] || flag.round_id})` }) : null,
-          el("div", { className: "evidence", text: flag.evidence || "" })))),
-      flags.length ? el("p", { className: "muted", text: "Flags are for a human to review, not a verdict." }) : null,
-    );
-
-    $("report").replaceChildren(header, summary, overallNotes,
-      el("h3", { className: "section-title", text: "Rounds" }), ...roundSections, flagSection);
+    const parts = [header];
+    if (!assessment) {
+      const hints = Number(feedback.hints_used) || 0;
+      parts.push(el("p", { className: "hints", attrs: { "data-testid": "feedback-hints" } },
+        hints === 0 ? "You used no hints." : `You used ${hints} hint${hints === 1 ? "" : "s"}.`));
+      parts.push(...rounds.map(renderFeedbackRound));
+      if (rounds.length === 0) parts.push(el("p", { className: "muted", text: "No round was assessed." }));
+    }
+    parts.push(el("section", { className: "next-steps", attrs: { "aria-labelledby": "next-steps-title" } },
+      el("h3", { text: assessment ? "What happens next" : "Next steps", attrs: { id: "next-steps-title" } }),
+      el("p", { text: feedback.next_steps || "", attrs: { "data-testid": "feedback-next-steps" } })));
+    const article = $("feedback");
+    article.dataset.mode = assessment ? "assessment" : "practice";
+    article.replaceChildren(...parts);
   }
 
-  function renderRound(round) {
+  let roundCounter = 0;
+  function renderFeedbackRound(round) {
+    roundCounter += 1;
+    const titleId = `feedback-round-${roundCounter}`;
     const competencies = Array.isArray(round.competencies) ? round.competencies : [];
-    const names = Object.fromEntries(competencies.map((c) => [c.id, c.name]));
-    const table = el("table", { className: "competencies" },
-      el("thead", {}, el("tr", {}, el("th", { text: "Competency" }), el("th", { text: "Score" }), el("th", { text: "Evidence" }))),
-      el("tbody", {}, ...competencies.map((c) => el("tr", { className: "competency", dataset: { competency: c.id } },
-        el("td", { text: c.name }),
-        el("td", { className: "score" }, el("span", { className: "competency-score", text: fmtScore(c.score) }), meter(c.score)),
-        el("td", {}, ...(c.evidence && c.evidence.length
-          ? c.evidence.map((quote) => el("blockquote", { className: "evidence", text: quote }))
-          : [el("span", { className: "muted", text: "No evidence: not assessed." })]))))),
-    );
-    const panelists = (round.panelists || []).map((p) => el("li", {},
-      el("strong", { text: p.name }), ": ",
-      Object.entries(p.scores || {}).map(([id, s]) => `${names[id] || humanize(id)} ${fmtScore(s)}`).join(", ") || "no scores"));
-    const coding = Object.entries(round.coding || {}).map(([question, info]) => {
-      // The server words what happened (submitted or not, the last submission's counts).
-      return el("li", { text: `${question}: ${info.summary || "no record"}` });
-    });
-    return el("section", { className: "report-round", dataset: { roundId: round.round_id } },
-      el("h4", {},
-        el("span", { text: round.title }),
-        el("span", { className: "round-score", text: `${fmtScore(round.score)} / 5` }),
-        meter(round.score)),
-      round.summary ? el("p", { className: "round-summary", text: round.summary }) : null,
-      table,
-      el("div", { className: "two-col" },
-        el("div", {}, el("h5", { text: "Strengths" }), list(round.strengths, "strengths", "None recorded.")),
-        el("div", {}, el("h5", { text: "Gaps" }), list(round.gaps, "gaps", "None recorded."))),
-      panelists.length ? el("div", {}, el("h5", { text: "Panel scores" }), el("ul", { className: "panel-scores" }, ...panelists)) : null,
-      coding.length ? el("div", {}, el("h5", { text: "Coding" }), el("ul", {}, ...coding)) : null,
-      round.topics_not_reached && round.topics_not_reached.length
-        ? el("p", { className: "muted", text: `Topics not reached: ${round.topics_not_reached.join(", ")}` })
+    return el("section", { className: "feedback-round", attrs: { "aria-labelledby": titleId, "data-testid": "feedback-round" } },
+      el("header", { className: "round-head" },
+        el("h3", { text: round.title || "Round", attrs: { id: titleId } }),
+        el("span", { className: "round-level" },
+          el("span", { className: "visually-hidden", text: "Overall: " }),
+          levelBadge(round.level, { "data-testid": "round-level" }),
+          scoreTag(round.score))),
+      competencies.length
+        ? el("ul", { className: "competency-levels", attrs: { "aria-label": "Competencies" } },
+          ...competencies.map((c) => el("li", { className: "competency-level", attrs: { "data-testid": "feedback-competency" } },
+            el("span", { className: "competency-name", text: c.name }),
+            levelBadge(c.level),
+            scoreTag(c.score))))
         : null,
+      el("div", { className: "two-col" },
+        el("div", { className: "strengths" },
+          el("h4", { text: "Strengths" }),
+          bullets(round.strengths, "strengths", "Nothing stood out yet — keep practising.")),
+        el("div", { className: "to-work-on" },
+          el("h4", { text: "To work on" }),
+          bullets(round.to_work_on, "to-work-on", "Nothing in particular."))),
     );
   }
 
@@ -1056,6 +1050,16 @@
     $("plan-role").textContent = plan && plan.role ? `Role: ${plan.role}` : "";
   }
 
+  const MODE_HINTS = {
+    "": "Practice for the shipped plans.",
+    practice: "At the end you get feedback on each round: levels, strengths and things to work on.",
+    assessment: "Like a real interview: no feedback at the end; the hiring team follows up.",
+  };
+
+  function showModeHint() {
+    $("mode-hint").textContent = MODE_HINTS[$("mode-select").value] || "";
+  }
+
   function signIn(event) {
     event.preventDefault();
     const user = $("login-user").value.trim();
@@ -1079,13 +1083,16 @@
     state.awaiting = "start";
     // A job description takes precedence: the server drafts a plan for it (this can take a while).
     const frame = jobDescription ? { type: "start", job_description: jobDescription } : { type: "start", plan };
+    // Practice or assessment; left unset, the server uses the plan's mode.
+    const mode = $("mode-select").value;
+    if (mode) frame.mode = mode;
     if (jobDescription) showNotice("Preparing an interview for this job description…");
     $("start-button").disabled = send(frame);
   }
 
   function endInterview() {
     if (!interviewLive()) return;
-    if (!window.confirm("End the interview now? The panel will close the interview and write your report.")) return;
+    if (!window.confirm("End the interview now? The panel will close the interview.")) return;
     sendInput({ type: "control", action: "end" });
   }
 
@@ -1127,6 +1134,8 @@
     $("login-form").addEventListener("submit", signIn);
     $("plan-form").addEventListener("submit", startInterview);
     $("plan-select").addEventListener("change", showPlanRole);
+    $("mode-select").addEventListener("change", showModeHint);
+    showModeHint();
     $("message-form").addEventListener("submit", (event) => {
       event.preventDefault();
       sendMessage();
