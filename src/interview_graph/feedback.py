@@ -82,7 +82,7 @@ def feedback_from(
         mode=mode,
         message="Thanks for practising with us. Here is how it went, round by round.",
         next_steps="Try another practice interview whenever you like; the things to work on "
-        "below are a good place to start.",
+        "above are a good place to start.",
         rounds=rounds,
         hints_used=hints_used,
     )

@@ -518,11 +518,29 @@ def _build_round(
         title=title,
         kind=kind,
         description=description,
+        opening=_opening(topics),
         panel=panel,
         topics=topics,
         rubric=Rubric(version=version, competencies=[definitions[c] for c in needed]),
         rules=_rules(entries),
     )
+
+
+def _opening(topics: list[Topic]) -> str:
+    """What the lead tells the candidate about this round, from the questions it really has."""
+    count = len(topics)
+    coding = sum(t.kind is QuestionKind.CODING for t in topics)
+    noun = "question" if count == 1 else "questions"
+    text = f"We have {count} {noun} for you in this round."
+    if coding:
+        text += (
+            f" {coding} of them {'is' if coding == 1 else 'are'} solved in Python in the shared "
+            "editor: talk us through your approach, run the visible tests whenever you like "
+            "and submit when you're happy."
+        )
+    else:
+        text += " There is no code to write; think out loud and tell us your assumptions."
+    return text
 
 
 def _knowledge(chosen: Iterable[_Entry]) -> list[Document]:
