@@ -161,7 +161,7 @@ async def test_an_interview_over_wss_through_nginx_to_two_instances(
     )
     ack = (await client.until(lambda e: e["type"] == "ack"))[-1]
     reply = (await client.until(lambda e: e["type"] == "message"))[-1]
-    assert reply["seq"] > ack["seq"] and reply["text"]
+    assert reply["seq"] > ack["input_seq"] and reply["text"]
     await ws.close()
     with pytest.raises(websockets.InvalidStatus) as refused:
         await websockets.connect(url, ssl=ctx, origin="https://evil.example")

@@ -336,10 +336,12 @@ async def test_ws_start_from_a_job_description_survives_resume_and_restart(
 
         # Reconnect and resume: the missed events are replayed from the same drafted plan.
         again, ws2 = await _login(server, "jane")
-        await again.send({"type": "resume", "interview_id": interview, "last_seq": ack["seq"]})
+        await again.send(
+            {"type": "resume", "interview_id": interview, "last_seq": ack["input_seq"]}
+        )
         resumed = (await again.until(lambda e: e["type"] == "session"))[-1]
         assert resumed["plan"] == plan.id, "the client sees the plan id, never a server path"
-        await again.until(lambda e: e["type"] == "message" and e["seq"] > ack["seq"])
+        await again.until(lambda e: e["type"] == "message" and e["seq"] > ack["input_seq"])
         await ws2.close()
         server.kill()
     finally:
@@ -352,7 +354,9 @@ async def test_ws_start_from_a_job_description_survives_resume_and_restart(
         await after.until(lambda e: e["type"] == "round_started")
         await after.send({"type": "message", "text": "Layout is reflow; compositing is cheap."})
         ack = (await after.until(lambda e: e["type"] == "ack"))[-1]
-        reply = (await after.until(lambda e: e["type"] == "message" and e["seq"] > ack["seq"]))[-1]
+        reply = (
+            await after.until(lambda e: e["type"] == "message" and e["seq"] > ack["input_seq"])
+        )[-1]
         assert reply["round_id"] in {r.id for r in plan.rounds}
         await ws3.close()
     finally:

@@ -16,8 +16,15 @@ from interview_graph.api.runner import Hub, Store
 from interview_graph.api.userlog import UserLogs
 from interview_graph.selfplay import run_selfplay
 from interview_graph.settings import Settings
-from interview_graph.storage import Leases, open_store, prune
-from interview_graph.transcript import EventStore, event_log_for
+from interview_graph.store import (
+    REVIEW_KIND,
+    EventStore,
+    InterviewQuery,
+    Leases,
+    event_log_for,
+    open_store,
+    prune,
+)
 
 from .pg_util import pg_schema
 from .server_util import Client, Server, connect
@@ -94,6 +101,46 @@ async def test_interviews_and_finished_before(log: EventStore) -> None:
     assert await log.finished_before(ended + 1) == ["i1"]
     assert await log.finished_before(ended - 1) == []
     await log.ping()
+
+
+async def test_list_interviews_filters_pages_and_summarises(log: EventStore) -> None:
+    for i, (user, plan) in enumerate([("ann", "a"), ("ben", "b"), ("ann", "b"), ("cat", "a")]):
+        await log.create_interview(f"i{i}", user, plan)
+        await log.append(f"i{i}", "start", "interview_started", visibility="public")
+        await asyncio.sleep(0.01)  # distinct created times
+    report = {"overall": 3.5, "recommendation": {"decision": "hire", "rationale": "ok"}}
+    await log.append("i1", "report", "report", visibility="private", data=report)
+    await log.append("i1", "end", "interview_ended", visibility="public")
+    await log.append("i2", "report", "report", visibility="private", data={"overall": "n/a"})
+    await log.append("i2", "end", "interview_ended", visibility="public")
+    await log.append("i2", "review:1", REVIEW_KIND, visibility="private", data={"after": 4})
+
+    async def ids(**kw: Any) -> list[str]:
+        return [s.interview_id for s in (await log.list_interviews(InterviewQuery(**kw))).items]
+
+    assert await ids() == ["i3", "i2", "i1", "i0"]  # newest first
+    assert await ids(plan="a") == ["i3", "i0"]
+    assert await ids(user_id="ann") == ["i2", "i0"]
+    assert await ids(status="finished") == ["i2", "i1"]
+    assert await ids(status="running", plan="a") == ["i3", "i0"]
+    page = await log.list_interviews(InterviewQuery(limit=2, offset=1))
+    assert [s.interview_id for s in page.items] == ["i2", "i1"] and page.total == 4
+    everything = (await log.list_interviews(InterviewQuery())).items
+    created = {s.interview_id: s.created for s in everything}
+    middle = (created["i1"] + created["i2"]) / 2
+    assert await ids(created_from=middle) == ["i3", "i2"]
+    assert await ids(created_to=middle) == ["i1", "i0"]
+    one = await log.interview_summary("i1")
+    assert one is not None
+    assert (one.user_id, one.plan, one.status, one.has_report) == ("ben", "b", "finished", True)
+    assert (one.overall, one.recommendation, one.reviews, one.last_seq) == (3.5, "hire", 0, 3)
+    assert one.ended is not None and one.ended >= one.created
+    two = await log.interview_summary("i2")
+    assert two is not None and two.overall is None and two.recommendation is None
+    assert two.reviews == 1
+    running = await log.interview_summary("i0")
+    assert running is not None and running.status == "running" and running.ended is None
+    assert await log.interview_summary("nope") is None
 
 
 async def test_concurrent_appends_from_two_logs_get_gapless_seqs(database: str) -> None:
@@ -280,9 +327,9 @@ async def test_disconnect_from_one_server_and_resume_on_another(dsn: str, tmp_pa
             assert _persisted(again.events) == seen, "nothing lost, nothing duplicated"
             await again.send({"type": "message", "text": "Regularisation shrinks the weights."})
             ack2 = (await again.until(lambda e: e["type"] == "ack"))[-1]
-            assert ack2["seq"] > reply["seq"] > ack["seq"]
+            assert ack2["input_seq"] > reply["seq"] > ack["input_seq"]
             follow = await again.question()  # B drives the interview onward
-            assert follow["seq"] > ack2["seq"]
+            assert follow["seq"] > ack2["input_seq"]
         # And back on A: the whole transcript, gapless in order, including what B added.
         async with connect(a) as ws3:
             full = await _login(ws3, "dana")

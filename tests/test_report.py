@@ -50,10 +50,13 @@ async def test_every_score_has_evidence_and_averages_follow_the_rule(
                 assert c["evidence"] == [], f"{c['id']}: not assessed means no evidence"
             else:
                 assert c["evidence"], f"{r['round_id']}/{c['id']}: a score needs evidence"
-        expected = round(mean(c["score"] for c in assessed), 2) if assessed else None
-        assert r["score"] == expected, "the round score is the mean of assessed competencies"
+        weight = sum(c["weight"] for c in assessed)
+        expected = (
+            round(sum(c["score"] * c["weight"] for c in assessed) / weight, 2) if assessed else None
+        )
+        assert r["score"] == expected, "the round score is the evidence-weighted mean"
         if expected is not None:
-            stated = re.search(r"average (\d\.\d+)/5", r["summary"])
+            stated = re.search(r"Round score (\d\.\d+)/5", r["summary"])
             assert stated and float(stated.group(1)) == expected, r["summary"]
         for gap in r["gaps"]:
             if gap.startswith("Missed: "):
@@ -79,7 +82,7 @@ class _Summary:
     name = "stub"
 
     async def summarise_round(self, round_: Any, evaluations: Any, scores: Any) -> RoundSummary:
-        return RoundSummary(round_id=round_.id, text=f"average {mean(scores.values()):.1f}/5")
+        return RoundSummary(round_id=round_.id, text="Summary.")
 
 
 class _Svc:

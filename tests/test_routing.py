@@ -107,13 +107,19 @@ async def test_follow_up_until_the_brain_says_the_topic_is_complete(
 ) -> None:
     # The first backend question is a coding one: after the approach, the panel invites code.
     greetings = ["introduce", "introduce"]  # each of the coding panel says hello
-    events, _ = await _run(scripted, database, ["I would use a dictionary."])
+    events, _ = await _run(
+        scripted, database, ["I would start with a dictionary and see where it goes."]
+    )
     moves = [e.data["move"] for e in events if e.kind == "message"]
     assert moves == [*greetings, "ask", "invite_code"]
     events, _ = await _run(
         scripted,
         database.with_name("a.sqlite"),
-        ["I would use a dictionary.", "Still thinking about the code.", "Almost there."],
+        [
+            "I would start with a dictionary and see where it goes.",
+            "I am still working out how the code should look.",
+            "Almost there, I am checking the loop bounds now.",
+        ],
     )
     moves = [e.data["move"] for e in events if e.kind == "message"]
     assert moves == [*greetings, "ask", "invite_code", "follow_up", "follow_up"]
@@ -121,7 +127,7 @@ async def test_follow_up_until_the_brain_says_the_topic_is_complete(
     # The brain says the topic is complete, but a coding question waits for its submission
     # until the turn budget says otherwise.
     scripted.complete_after_one = True
-    answers = ["I would use a dictionary."] * 4
+    answers = ["I would start with a dictionary and see where it goes."] * 4
     events, _ = await _run(scripted, database.with_name("b.sqlite"), answers)
     moves = [(e.data["move"], e.data["question_id"]) for e in events if e.kind == "message"]
     assert moves[2:6] == [("ask", "top_k_frequent"), *[("invite_code", "top_k_frequent")] * 3]

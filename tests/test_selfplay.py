@@ -14,7 +14,7 @@ import pytest
 from interview_graph.plans.loader import resolve_plan
 from interview_graph.selfplay import run_selfplay
 from interview_graph.session import InterviewSession
-from interview_graph.transcript import Event
+from interview_graph.store import Event
 
 from .conftest import PLANS
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from interview_graph.transcript import EventLog
+from interview_graph.store import EventLog
 
 
 async def test_append_is_idempotent_and_seq_is_per_interview(tmp_path: Path) -> None:

@@ -243,7 +243,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 async def _prune(args: argparse.Namespace) -> int:
-    from .storage import prune
+    from .store import prune
 
     database = args.database or get_settings().store
     ids = await prune(
@@ -316,6 +316,34 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="SQLite: then shrink the file (VACUUM; writers wait meanwhile, so run it off-hours)",
     )
+    cal = sub.add_parser(
+        "calibrate",
+        help="score every plan's labelled sample answers with an engine; print the agreement",
+    )
+    cal.add_argument(
+        "--engine",
+        action="append",
+        choices=("offline", "llm"),
+        help="engine to calibrate (repeatable; default offline; llm needs "
+        "INTERVIEW_LLM_BASE_URL or an API key)",
+    )
+    cal.add_argument(
+        "--plan",
+        action="append",
+        metavar="PLAN",
+        help="plan id or YAML path (repeatable; default: every plan in rounds/)",
+    )
+    cal.add_argument(
+        "--panel",
+        choices=("owner", "all"),
+        default="owner",
+        help="who evaluates: the topic's panelist, as in an interview (default), or every "
+        "panelist of the round",
+    )
+    cal.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
+    cal.add_argument(
+        "--check", action="store_true", help="exit 1 if the offline engine misses its targets"
+    )
     val = sub.add_parser("validate", help="validate plan files (default: every file in rounds/)")
     val.add_argument("files", nargs="*")
     val.add_argument(
@@ -335,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_plan(args))
     if args.command == "prune":
         return asyncio.run(_prune(args))
+    if args.command == "calibrate":
+        from .calibrate import main as calibrate
+
+        return asyncio.run(calibrate(args, console))
     if args.command == "serve":
         import uvicorn
 

@@ -18,7 +18,7 @@ from .knowledge import KnowledgeBase, knowledge_for
 from .plans.loader import resolve_plan
 from .plans.models import InterviewPlan
 from .settings import get_settings
-from .transcript import EventStore, event_log_for
+from .store import EventStore, event_log_for
 
 
 @dataclass(frozen=True)

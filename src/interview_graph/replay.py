@@ -19,7 +19,7 @@ from .engine.base import get_brain, register_engine, unregister_engine
 from .engine.recording import RecordingBrain, ReplayBrain
 from .selfplay import run_selfplay
 from .session import InterviewSession
-from .transcript import Event
+from .store import Event
 
 FORMAT = 1
 

@@ -32,6 +32,7 @@ class CompetencyResult(BaseModel):
     evidence: list[str]
     by_panelist: dict[str, float] = Field(default_factory=dict)
     spread: float = 0.0
+    weight: int = Field(default=0, description="Pieces of evidence behind the score.")
 
 
 class PanelistResult(BaseModel):
@@ -110,8 +111,9 @@ async def merge_round(
       backed by three quotes counts more than one backed by none;
     - a competency no evaluation could score is *not assessed*: no score, no evidence, and
       left out of every average;
-    - the round's score is the mean of its assessed competencies (None if there are none),
-      and the summary quotes that same figure;
+    - the round's score is the mean of its assessed competencies weighted the same way (a
+      competency resting on one remark counts less than one resting on six), None if there
+      are none, and the summary opens with that same figure;
     - panelists more than ``DISAGREEMENT`` apart on a competency are listed, each with their
       evidence, for the reviewer — the merged score is not silently an average of both.
     """
@@ -143,6 +145,7 @@ async def merge_round(
                 evidence=list(dict.fromkeys(evidence.get(c.id, [])))[:4],
                 by_panelist=by,
                 spread=spread,
+                weight=sum(w for _, w in weighted.get(c.id, [])),
             )
         )
         if spread > DISAGREEMENT:
@@ -177,12 +180,16 @@ async def merge_round(
         )
     assessed = list(dict.fromkeys(e.topic_id for e in evals))
     summary = await svc.brain.summarise_round(round_, evals, comp_scores)
-    scored = [c.score for c in competencies if c.score is not None]
+    scored = [(c.score, c.weight) for c in competencies if c.score is not None]
+    round_score = _weighted(scored) if scored else None
     hints, wrong, skipped = _help_and_errors(round_, topics or [])
+    text = summary.text
+    if round_score is not None:
+        text = f"Round score {round_score:.2f}/5. {text}"
     return RoundResult(
         round_id=round_.id,
         title=round_.title,
-        score=round(mean(scored), 2) if scored else None,
+        score=round_score,
         competencies=competencies,
         panelists=panelists,
         topics_assessed=assessed,
@@ -192,7 +199,7 @@ async def merge_round(
         coding=coding or {},
         strengths=summary.strengths,
         gaps=summary.gaps,
-        summary=summary.text,
+        summary=text,
         disagreements=disagreements,
         hints=hints,
         misconceptions=wrong,

@@ -22,8 +22,7 @@ from langgraph.types import Command
 from .activity.service import ActivityService
 from .context import InterviewContext, register_log, unregister_log
 from .master.graph import build_interview_graph
-from .storage import open_store
-from .transcript import Event, EventStore
+from .store import Event, EventStore, open_store
 
 
 class InterviewSession:

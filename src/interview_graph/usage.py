@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .transcript import Event
+from .store import Event
 
 
 class Tokens(BaseModel):

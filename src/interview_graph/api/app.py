@@ -1,4 +1,8 @@
-"""The FastAPI application: ``/ws`` (the interview protocol), ``/healthz``, ``/readyz``, ``/``."""
+"""The FastAPI application: the interview protocol, the reviewers' API and both web pages.
+
+``/ws`` (the interview protocol), ``/api`` (the reviewers' REST API), ``/healthz``, ``/readyz``,
+``/`` (the candidate's web client) and ``/review`` (the reviewer page).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from ..settings import Settings, get_settings
 from . import protocol as p
 from .connection import Connection
+from .reviews import review_router
 from .runner import Hub, Store
 from .userlog import UserLogs
 
@@ -46,7 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auth == "dev":
-            banner = "AUTH IS OFF (INTERVIEW_AUTH=dev): any client can act as any user."
+            banner = (
+                "AUTH IS OFF (INTERVIEW_AUTH=dev): any client can act as any user, "
+                "reviewers included."
+            )
             log.warning("*" * len(banner))
             log.warning(banner)
             log.warning("*" * len(banner))
@@ -63,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await store.close()
 
     app = FastAPI(title="interview_graph", lifespan=lifespan)
+    app.state.settings = settings
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -83,6 +92,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The web client."""
         return FileResponse(STATIC / "index.html")
 
+    @app.get("/review")
+    async def review_page() -> FileResponse:
+        """The reviewer page (reads ``/api``)."""
+        return FileResponse(STATIC / "review.html")
+
+    app.include_router(review_router())
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.websocket("/ws")

@@ -29,7 +29,7 @@ from .auth import AuthError, authenticate
 from .runner import Hub, Runner, to_wire
 
 log = logging.getLogger("interview_graph.api")
-_SYNC: dict[str, Any] = {"type": "__sync__"}
+_SYNC = "__sync__"  # the type of the writer's "send the log up to here" markers
 # After this many rejected frames in a row, the connection is closed as abusive.
 _MAX_STRIKES = 200
 # An engine drafting a plan (an LLM call with its own timeouts and retries) gets this long.
@@ -55,7 +55,11 @@ class Connection:
         self.user: str | None = None
         self.runner: Runner | None = None
         self.closing: tuple[int, str] | None = None
-        self._sync_pending = False
+        # The newest queued sync marker, and whether anything was queued after it: a marker
+        # with nothing behind it can stretch to cover a newer event; one with streamed tokens
+        # behind it cannot (their message would overtake them).
+        self._sync_marker: dict[str, Any] | None = None
+        self._offered_since_sync = False
         self._tokens = float(self.settings.rate_burst)
         self._refill = time.monotonic()
         self._strikes = 0
@@ -72,12 +76,27 @@ class Connection:
             self.out.put_nowait(event)
         except asyncio.QueueFull:
             self.close_later(p.CLOSE_SLOW_CONSUMER, "client is not reading")
+            return
+        if event.get("type") != _SYNC:
+            self._offered_since_sync = True
 
-    def sync(self) -> None:
-        """Ask the writer to send persisted events after the last one it sent."""
-        if not self._sync_pending:
-            self._sync_pending = True
-            self.offer(_SYNC)
+    def sync(self, upto: int | None = None) -> None:
+        """Ask the writer to send persisted events after the last one it sent, up to ``upto``.
+
+        ``upto`` (the seq of the event just stored; None: everything) keeps the log and the
+        transient stream in the order they happened: tokens queued before their message's
+        marker go out before the message, never after it.
+        """
+        marker = self._sync_marker
+        if marker is not None and not self._offered_since_sync:
+            if upto is None or marker["upto"] is None:
+                marker["upto"] = None
+            else:
+                marker["upto"] = max(marker["upto"], upto)
+            return
+        self._sync_marker = {"type": _SYNC, "upto": upto}
+        self._offered_since_sync = False
+        self.offer(self._sync_marker)
 
     def close_later(self, code: int, reason: str) -> None:
         """Close the socket from the writer (never from another connection's task)."""
@@ -122,16 +141,23 @@ class Connection:
     async def _writer(self) -> None:
         while True:
             event = await self.out.get()
-            if event is _SYNC:
-                self._sync_pending = False
-                await self._send_log()
+            if event.get("type") == _SYNC:
+                if event is self._sync_marker:
+                    self._sync_marker = None
+                await self._send_log(event["upto"])
                 continue
+            # A transient event is stamped when it is queued; a persisted one queued after it
+            # may have gone out first, and seq must never decrease on a connection.
+            if event.get("seq", 0) < self.last_seq:
+                event = {**event, "seq": self.last_seq}
             await self._send(event)
 
-    async def _send_log(self) -> None:
+    async def _send_log(self, upto: int | None = None) -> None:
         if self.runner is None:
             return
         for event in await self.hub.store.log.events(self.runner.interview_id, after=self.last_seq):
+            if upto is not None and event.seq > upto:
+                break  # a later marker sends it, after what was streamed before it
             wire = to_wire(event)
             self.last_seq = event.seq
             if wire is not None:

@@ -159,11 +159,16 @@ class Session(_Event):
 
 
 class Ack(_Event):
-    """A candidate input was persisted; ``seq`` is its place in the transcript."""
+    """A candidate input was persisted; ``input_seq`` is its place in the transcript.
+
+    Like every transient event, ``seq`` is never below what the connection already sent: a
+    panel line stored after the input may reach the client before the ack does.
+    """
 
     type: Literal["ack"] = "ack"
     client_id: str | None = None
     input: str
+    input_seq: int = Field(default=0, ge=0, description="The input's seq in the event log.")
 
 
 class RoundStarted(_Event):

@@ -34,8 +34,7 @@ from ..plans.loader import PlanError, resolve_plan
 from ..plans.models import InterviewPlan
 from ..session import InterviewSession
 from ..settings import Settings
-from ..storage import Lease, Leases, open_store
-from ..transcript import Event, EventStore, is_postgres
+from ..store import Event, EventStore, Lease, Leases, is_postgres, open_store
 from . import protocol as p
 from .userlog import UserLogs
 
@@ -215,7 +214,9 @@ class Runner:
         self.hub.logs.write(self.user, self.interview_id, f"input:{inbox['kind']}", event.seq, text)
         if self.conn is not None:
             self.conn.sync()
-        return p.Ack(seq=event.seq, client_id=client_id, input=inbox["kind"])
+        return p.Ack(
+            seq=event.seq, client_id=client_id, input=inbox["kind"], input_seq=event.seq
+        )
 
     async def _next_input(self) -> dict[str, Any] | None:
         """The next queued input; None when this runner should stop and let another take over.
@@ -320,7 +321,7 @@ class Runner:
             self.hub.logs.write(self.user, self.interview_id, event.kind, event.seq, event.text)
             async with self.lock:
                 if self.conn is not None:
-                    self.conn.sync()
+                    self.conn.sync(event.seq)
 
     async def _offer_transient(self, model: type[BaseModel], **fields: Any) -> None:
         """Offer a transient event stamped with the connection's latest persisted seq."""

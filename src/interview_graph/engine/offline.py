@@ -378,6 +378,8 @@ class OfflineBrain:
         anchors = {c.id: c for c in round_.rubric.competencies}
         scores: dict[str, int] = {}
         evidence_by: dict[str, list[str]] = {}
+        every = {kp.id for kp in topic.key_points}
+        whole = 0.6 * len(first & every) / len(every) + 0.4 * len(covered & every) / len(every)
         notes: list[str] = []
         for comp in topic.competencies:
             if comp not in anchors:
@@ -390,7 +392,10 @@ class OfflineBrain:
                 continue
             effective = 0.0
             if points:
-                effective = 0.6 * len(first & ids) / len(ids) + 0.4 * len(covered & ids) / len(ids)
+                own = 0.6 * len(first & ids) / len(ids) + 0.4 * len(covered & ids) / len(ids)
+                # A competency often rests on one or two points of a topic: half its own
+                # coverage, half the topic's, so one point said late does not swing it 1 → 5.
+                effective = 0.5 * own + 0.5 * whole
             helped = sum(1 for k in hinted if k in ids)
             errors = [m for m in wrong if m.get("key_point") in ids]
             # A point reached with help is worth less than one reached alone; a wrong
@@ -456,9 +461,9 @@ class OfflineBrain:
         names = {c.id: c.name for c in round_.rubric.competencies}
         strongest = max(scores, key=lambda c: scores[c]) if scores else None
         weakest = min(scores, key=lambda c: scores[c]) if scores else None
-        # The same figure the round's score is (report.merge_round: mean of assessed ones).
-        average = round(mean(scores.values()), 2) if scores else None
-        text = f"{round_.title}: average {average:.2f}/5." if average is not None else round_.title
+        # No figure of its own: the report opens the summary with the round's score, so the
+        # two can never disagree.
+        text = f"{round_.title}."
         if strongest and weakest and strongest != weakest:
             text += f" Strongest on {names[strongest]}, weakest on {names[weakest]}."
         if gaps:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..engine.coverage import cover
 from ..plans.models import QuestionKind, Round, Topic
-from ..transcript import Event
+from ..store import Event
 
 EDGE_PROBE = "Which inputs do you think could still break it?"
 RETRY_PROBE = "What do you think is going on there?"

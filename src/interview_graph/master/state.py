@@ -2,7 +2,7 @@
 
 Every key is bounded by the plan's size or by a cap in :mod:`interview_graph.memory`, so a
 checkpoint's size stays flat however long the interview runs.  The transcript itself is in
-the event log (:mod:`interview_graph.transcript`).
+the event log (:mod:`interview_graph.store`).
 """
 
 from __future__ import annotations

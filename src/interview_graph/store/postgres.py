@@ -1,6 +1,6 @@
-"""The transcript event log on PostgreSQL (psycopg 3, async, with a connection pool).
+"""The event log on PostgreSQL (psycopg 3, async, with a connection pool), shared by processes.
 
-Same contract as the SQLite :class:`~interview_graph.transcript.EventLog`: seq per interview
+Same contract as the SQLite :class:`~interview_graph.store.sqlite.EventLog`: seq per interview
 (assigned under a transaction-scoped advisory lock on the interview, so concurrent appends from
 several processes never collide or leave gaps), appends idempotent by key, inputs persisted with
 their event in one transaction.  Tables live in the connection's ``search_path`` schema, so tests
@@ -17,7 +17,18 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from .transcript import COLUMNS, Event, Visibility, events_query
+from .events import (
+    COLUMNS,
+    Event,
+    InterviewPage,
+    InterviewQuery,
+    InterviewSummary,
+    Visibility,
+    events_query,
+    interviews_query,
+    summary_from_row,
+    summary_query,
+)
 
 # Advisory-lock classes (first key of the two-int form), so our locks never meet each other's.
 SEQ_LOCK = 1
@@ -52,7 +63,11 @@ CREATE TABLE IF NOT EXISTS inputs (
     consumed BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (interview_id, seq)
 );
+CREATE INDEX IF NOT EXISTS interviews_created ON interviews (created);
 """
+
+# report.overall and report.recommendation.decision of an events row ``e``.
+_JSON = ("e.data->>'overall'", "e.data->'recommendation'->>'decision'")
 
 
 def pool_for(url: str, *, max_size: int = 10) -> AsyncConnectionPool[AsyncConnection[Any]]:
@@ -256,6 +271,28 @@ class PostgresEventLog:
             )
             rows = await cur.fetchall()
         return [str(r["interview_id"]) for r in rows]
+
+    async def list_interviews(self, query: InterviewQuery) -> InterviewPage:
+        """A page of interviews matching ``query``, newest first, and how many match."""
+        page, count, args = interviews_query(query, "%s", *_JSON)
+        async with self._db().connection() as conn:
+            cur = await conn.execute(page, [*args, query.limit, query.offset])
+            rows = await cur.fetchall()
+            cur = await conn.execute(count, args)
+            total = await cur.fetchone()
+        return InterviewPage(
+            items=[summary_from_row(list(r.values())) for r in rows],
+            total=int(total["n"]) if total else 0,
+            limit=query.limit,
+            offset=query.offset,
+        )
+
+    async def interview_summary(self, interview_id: str) -> InterviewSummary | None:
+        """One interview's :class:`InterviewSummary`, or None."""
+        async with self._db().connection() as conn:
+            cur = await conn.execute(summary_query("%s", *_JSON), (interview_id,))
+            row = await cur.fetchone()
+        return summary_from_row(list(row.values())) if row else None
 
     async def ping(self) -> None:
         """Fail if the database is unreachable."""

@@ -1,10 +1,7 @@
-"""The transcript: an append-only event log with a sequence number per event.
+"""The event log in SQLite (aiosqlite): one file beside the checkpoints, one process.
 
-The full transcript lives here, not in graph state, so checkpoints stay small and flat as an
-interview grows.  Appends are idempotent by ``key``: LangGraph re-runs an interrupted node
-from its first line on resume, and a repeated append must return the original event rather
-than write a second copy.  Every event is either ``public`` (what the candidate may see) or
-``private`` (the panel's and the report's eyes only).
+Seq is assigned inside the INSERT (``MAX(seq) + 1`` under SQLite's write lock), appends are
+idempotent by key, and an input is persisted with its event in one transaction.
 """
 
 from __future__ import annotations
@@ -14,14 +11,24 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import aiosqlite
-from pydantic import BaseModel
 
-Visibility = Literal["public", "private"]
+from .events import (
+    COLUMNS,
+    Event,
+    InterviewPage,
+    InterviewQuery,
+    InterviewSummary,
+    Visibility,
+    events_query,
+    interviews_query,
+    summary_from_row,
+    summary_query,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -51,130 +58,11 @@ CREATE TABLE IF NOT EXISTS inputs (
     consumed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (interview_id, seq)
 );
+CREATE INDEX IF NOT EXISTS interviews_created ON interviews (created);
 """
 
-
-class Event(BaseModel):
-    """One transcript event."""
-
-    interview_id: str
-    seq: int
-    key: str
-    kind: str
-    visibility: Visibility
-    round_id: str | None = None
-    speaker: str | None = None
-    text: str = ""
-    data: dict[str, Any] = {}
-    ts: float
-
-    @classmethod
-    def draft(cls, interview_id: str, key: str, kind: str, **fields: Any) -> Event:
-        """An event not stored yet: the store assigns its ``seq`` and ``ts`` on insert."""
-        return cls(interview_id=interview_id, key=key, kind=kind, seq=0, ts=0.0, **fields)
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> Event:
-        """An event from a row of :data:`COLUMNS` (``data`` as JSON text or already decoded)."""
-        fields = dict(zip(COLUMNS, row, strict=True))
-        if isinstance(fields["data"], str):
-            fields["data"] = json.loads(fields["data"])
-        return cls(**fields)
-
-    def row(self, encode: Callable[[dict[str, Any]], Any]) -> tuple[Any, ...]:
-        """This event as a row of :data:`COLUMNS`, ``data`` passed through ``encode``."""
-        return tuple(encode(self.data) if c == "data" else getattr(self, c) for c in COLUMNS)
-
-
-# The events table's columns, in the order both stores insert and select them.
-COLUMNS = (
-    "interview_id",
-    "seq",
-    "key",
-    "kind",
-    "visibility",
-    "round_id",
-    "speaker",
-    "text",
-    "data",
-    "ts",
-)
-
-
-def events_query(
-    interview_id: str, after: int, filters: dict[str, str | None], placeholder: str
-) -> tuple[str, list[Any]]:
-    """The SELECT of :meth:`EventStore.events` in a store's parameter style (``?``/``%s``)."""
-    sql = f"SELECT {', '.join(COLUMNS)} FROM events WHERE interview_id = {placeholder} "
-    sql += f"AND seq > {placeholder}"
-    args: list[Any] = [interview_id, after]
-    for column, value in filters.items():
-        if value is not None:
-            sql += f" AND {column} = {placeholder}"
-            args.append(value)
-    return sql + " ORDER BY seq", args
-
-
-def is_postgres(database: str | Path) -> bool:
-    """Whether ``database`` names a PostgreSQL DSN (else it is a SQLite file or ``:memory:``)."""
-    return str(database).startswith(("postgresql://", "postgres://"))
-
-
-class EventStore(Protocol):
-    """What the graph, the runners and the CLI need from an event log (SQLite or PostgreSQL)."""
-
-    path: str
-
-    async def open(self) -> EventStore: ...  # noqa: D102
-    async def close(self) -> None: ...  # noqa: D102
-    async def append(  # noqa: D102
-        self,
-        interview_id: str,
-        key: str,
-        kind: str,
-        *,
-        visibility: Visibility,
-        round_id: str | None = None,
-        speaker: str | None = None,
-        text: str = "",
-        data: dict[str, Any] | None = None,
-    ) -> Event: ...
-    async def record_input(  # noqa: D102
-        self,
-        interview_id: str,
-        key: str,
-        kind: str,
-        *,
-        text: str,
-        data: dict[str, Any],
-        payload: dict[str, Any],
-    ) -> Event: ...
-    async def unconsumed_inputs(  # noqa: D102
-        self, interview_id: str
-    ) -> list[tuple[int, str, dict[str, Any]]]: ...
-    async def mark_consumed(self, interview_id: str, seq: int) -> None: ...  # noqa: D102
-    async def create_interview(self, interview_id: str, user_id: str, plan: str) -> None: ...  # noqa: D102
-    async def interview(self, interview_id: str) -> tuple[str, str] | None: ...  # noqa: D102
-    async def finished_before(self, cutoff: float) -> list[str]: ...  # noqa: D102
-    async def ping(self) -> None: ...  # noqa: D102
-    async def events(  # noqa: D102
-        self,
-        interview_id: str,
-        *,
-        after: int = 0,
-        visibility: Visibility | None = None,
-        kind: str | None = None,
-        round_id: str | None = None,
-    ) -> list[Event]: ...
-
-
-def event_log_for(database: str | Path) -> EventStore:
-    """An (unopened) event log for ``database``: a SQLite path or a ``postgresql://`` DSN."""
-    if is_postgres(database):
-        from .transcript_pg import PostgresEventLog  # psycopg only when PostgreSQL is used
-
-        return PostgresEventLog(str(database))
-    return EventLog(database)
+# report.overall and report.recommendation.decision of an events row ``e``.
+_JSON = ("json_extract(e.data, '$.overall')", "json_extract(e.data, '$.recommendation.decision')")
 
 
 def _first(rows: Iterable[Any]) -> Any:
@@ -390,6 +278,23 @@ class EventLog:
             (cutoff,),
         )
         return [str(r[0]) for r in rows]
+
+    async def list_interviews(self, query: InterviewQuery) -> InterviewPage:
+        """A page of interviews matching ``query``, newest first, and how many match."""
+        page, count, args = interviews_query(query, "?", *_JSON)
+        rows = await self._db().execute_fetchall(page, [*args, query.limit, query.offset])
+        total = _first(await self._db().execute_fetchall(count, args))
+        return InterviewPage(
+            items=[summary_from_row(r) for r in rows],
+            total=int(total[0]) if total else 0,
+            limit=query.limit,
+            offset=query.offset,
+        )
+
+    async def interview_summary(self, interview_id: str) -> InterviewSummary | None:
+        """One interview's :class:`InterviewSummary`, or None."""
+        row = _first(await self._db().execute_fetchall(summary_query("?", *_JSON), (interview_id,)))
+        return summary_from_row(row) if row else None
 
     async def ping(self) -> None:
         """Fail if the database is unreachable."""
