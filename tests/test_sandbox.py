@@ -232,3 +232,16 @@ async def test_a_cancelled_run_is_killed_not_left_running() -> None:
     while _sandboxed_children() & started and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     assert not (_sandboxed_children() & started), "the sandbox outlived its cancelled run"
+
+
+def test_run_slots_work_on_a_second_event_loop_and_are_not_kept_per_interview() -> None:
+    # Semaphores bind to the first loop that waits on them: a later loop (a second test, a
+    # restarted server in the same process) must get its own, and finished interviews none.
+    async def busy() -> None:
+        await asyncio.gather(
+            *(attack(f"return a + b + {i}", interview_id="loops") for i in range(4))
+        )
+
+    asyncio.run(busy())
+    asyncio.run(busy())
+    assert not [key for key in sandbox._OWN if key[1] == "loops"]

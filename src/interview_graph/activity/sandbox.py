@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import copy
 import hashlib
 import marshal
@@ -29,7 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -148,15 +149,30 @@ async def why_unavailable() -> str | None:
     return reason
 
 
-_GLOBAL: asyncio.Semaphore | None = None
-_PER_INTERVIEW: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(PER_INTERVIEW))
+# Semaphores belong to the event loop that first waits on them, so they are kept per loop;
+# an interview's own semaphore lives only while one of its runs holds or waits for it (a
+# long-running server would otherwise keep one per interview it ever ran).
+_GATES: dict[int, asyncio.Semaphore] = {}
+_OWN: dict[tuple[int, str], tuple[asyncio.Semaphore, int]] = {}
 
 
-def _limits(interview_id: str) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
-    global _GLOBAL
-    if _GLOBAL is None:
-        _GLOBAL = asyncio.Semaphore(GLOBAL_CONCURRENCY)
-    return _GLOBAL, _PER_INTERVIEW[interview_id]
+@contextlib.asynccontextmanager
+async def _limits(interview_id: str) -> AsyncIterator[None]:
+    """Hold a run slot: one of the interview's own, then one of the process's."""
+    loop = id(asyncio.get_running_loop())
+    gate = _GATES.setdefault(loop, asyncio.Semaphore(GLOBAL_CONCURRENCY))
+    key = (loop, interview_id)
+    own, users = _OWN.get(key) or (asyncio.Semaphore(PER_INTERVIEW), 0)
+    _OWN[key] = (own, users + 1)
+    try:
+        async with own, gate:
+            yield
+    finally:
+        own, users = _OWN[key]
+        if users == 1:
+            del _OWN[key]
+        else:
+            _OWN[key] = (own, users - 1)
 
 
 # Results of recent runs by their exact inputs: the service starts a run in the background
@@ -218,8 +234,7 @@ async def _run_tests(
         )
     if mode == "bwrap" and (reason := await why_unavailable()):
         return RunResult(status="refused", message=f"code was not run: {reason}")
-    gate, own = _limits(interview_id)
-    async with own, gate:
+    async with _limits(interview_id):
         result = await _execute(mode, code, function, [t[2] for t in tests])
     if result.status == "ok":
         raw = result.tests  # filled by _execute as placeholders with got/error
