@@ -46,6 +46,7 @@ from .activity.graph import build_activity_graph
 from .context import InterviewContext, close_logs, open_log
 from .engine.base import Brain, get_brain
 from .master.state import new_progress
+from .master.topic import fold_answer
 from .plans.loader import resolve_plan
 from .plans.models import InterviewPlan, Panelist, QuestionKind, Round, Topic
 from .settings import get_settings
@@ -207,31 +208,6 @@ def _panelists(round_: Round, topic: Topic, panel: Panel) -> list[Panelist]:
     return [min(round_.panel, key=lambda p: (-len(wanted & set(p.focus)), round_.panel.index(p)))]
 
 
-def fold_answer(topic: Topic, progress: dict[str, Any], decision: Any) -> dict[str, Any]:
-    """Fold an ``assess_answer`` decision into ``progress`` as ``complete_topic`` does."""
-    progress = dict(progress)
-    covered = list(decision.covered)
-    challenged = {m["id"] for m in progress["misconceptions"]}
-    wrong = next((m for m in topic.misconceptions if m.id == decision.misconception), None)
-    if wrong is not None and wrong.id not in challenged:
-        progress["misconceptions"] = [
-            *progress["misconceptions"],
-            {"id": wrong.id, "quote": decision.quote, "key_point": wrong.key_point},
-        ]
-        covered = [k for k in covered if k != wrong.key_point]  # it was said wrongly
-    progress["answers"] += 1
-    if progress["first_ratio"] is None:
-        progress["first_ratio"] = len(covered) / len(topic.key_points)
-        progress["first_covered"] = list(covered)
-    progress["last_gain"] = len(covered)
-    progress["covered"] = [*progress["covered"], *covered]
-    progress["evidence"] = {
-        **progress["evidence"],
-        **{k: v for k, v in decision.evidence.items() if k in covered},
-    }
-    return progress
-
-
 class _Activity:
     """The activity-analysis subgraph, run on a submission outside an interview.
 
@@ -291,7 +267,8 @@ async def score_answer(
         out_of_turns=False,
         silent=False,
     )
-    progress = fold_answer(topic, progress, decision)
+    progress = dict(progress)
+    fold_answer(topic, progress, decision)
     analysis: dict[str, Any] | None = None
     tests: dict[str, int] | None = None
     execution: str | None = None

@@ -214,9 +214,7 @@ class Runner:
         self.hub.logs.write(self.user, self.interview_id, f"input:{inbox['kind']}", event.seq, text)
         if self.conn is not None:
             self.conn.sync()
-        return p.Ack(
-            seq=event.seq, client_id=client_id, input=inbox["kind"], input_seq=event.seq
-        )
+        return p.Ack(seq=event.seq, client_id=client_id, input=inbox["kind"], input_seq=event.seq)
 
     async def _next_input(self) -> dict[str, Any] | None:
         """The next queued input; None when this runner should stop and let another take over.

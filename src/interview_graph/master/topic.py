@@ -19,7 +19,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ..context import Services, services
-from ..plans.models import QuestionKind, Round, Topic
+from ..engine.decisions import TopicDecision
+from ..plans.models import Misconception, QuestionKind, Round, Topic
 from .log import log_event, round_of
 from .state import InterviewState, new_progress
 
@@ -50,29 +51,7 @@ async def complete_topic(state: InterviewState, runtime: Runtime[Any]) -> dict[s
         out_of_turns=out_of_turns,
         silent=silent,
     )
-    covered = list(decision.covered)
-    challenged = {m["id"] for m in progress["misconceptions"]}
-    wrong = next((m for m in topic.misconceptions if m.id == decision.misconception), None)
-    if wrong is not None and wrong.id not in challenged:
-        progress["misconceptions"] = [
-            *progress["misconceptions"],
-            {"id": wrong.id, "quote": decision.quote, "key_point": wrong.key_point},
-        ]
-        covered = [k for k in covered if k != wrong.key_point]  # it was said wrongly
-    else:
-        wrong = None
-    if not silent:
-        progress["answers"] += 1
-        if progress["first_ratio"] is None:
-            progress["first_ratio"] = len(covered) / len(topic.key_points)
-            progress["first_covered"] = list(covered)  # what they said before any follow-up
-    progress["silences"] += silent
-    progress["last_gain"] = len(covered)
-    progress["covered"] = [*progress["covered"], *covered]
-    progress["evidence"] = {
-        **progress["evidence"],
-        **{k: v for k, v in decision.evidence.items() if k in covered},
-    }
+    wrong, covered = fold_answer(topic, progress, decision, silent=silent)
     update: dict[str, Any] = {"round_turns": round_turns}
     owner = progress["owner"]
     reply = reading.get("reply", "")
@@ -140,6 +119,44 @@ _WHY = {
 def _detail(**values: str) -> dict[str, str]:
     """Only the detail that has a value (tasks stay small in the checkpoint)."""
     return {k: v for k, v in values.items() if v}
+
+
+def fold_answer(
+    topic: Topic, progress: dict[str, Any], decision: TopicDecision, *, silent: bool = False
+) -> tuple[Misconception | None, list[str]]:
+    """Fold an answer's decision into ``progress`` (in place).
+
+    A misconception voiced for the first time is recorded with the candidate's words and
+    costs the key point it contradicts in this answer.  The calibration harness folds the
+    plans' sample answers through this same function.
+
+    Returns:
+        The misconception to challenge (if any) and the key points this answer gained.
+    """
+    covered = list(decision.covered)
+    challenged = {m["id"] for m in progress["misconceptions"]}
+    wrong = next((m for m in topic.misconceptions if m.id == decision.misconception), None)
+    if wrong is not None and wrong.id not in challenged:
+        progress["misconceptions"] = [
+            *progress["misconceptions"],
+            {"id": wrong.id, "quote": decision.quote, "key_point": wrong.key_point},
+        ]
+        covered = [k for k in covered if k != wrong.key_point]  # it was said wrongly
+    else:
+        wrong = None
+    if not silent:
+        progress["answers"] += 1
+        if progress["first_ratio"] is None:
+            progress["first_ratio"] = len(covered) / len(topic.key_points)
+            progress["first_covered"] = list(covered)  # what they said before any follow-up
+    progress["silences"] += silent
+    progress["last_gain"] = len(covered)
+    progress["covered"] = [*progress["covered"], *covered]
+    progress["evidence"] = {
+        **progress["evidence"],
+        **{k: v for k, v in decision.evidence.items() if k in covered},
+    }
+    return wrong, covered
 
 
 def _thin(text: str, covered: list[str], silent: bool) -> bool:

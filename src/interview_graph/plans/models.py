@@ -93,18 +93,6 @@ class KeyPoint(_Model):
     )
 
 
-class Snippets(_Model):
-    """Short answers to one key point at each level, for the candidate agent's follow-ups."""
-
-    strong: Text
-    average: Text
-    weak: Text
-
-    def at(self, level: Level) -> str:
-        """Return the snippet for ``level``."""
-        return str(getattr(self, level.value))
-
-
 class Hint(_Model):
     """One rung of a topic's hint ladder: candidate-visible, a nudge and never the answer."""
 
@@ -150,6 +138,10 @@ class SampleAnswers(_Model):
     def at(self, level: Level) -> str:
         """Return the sample answer for ``level``."""
         return str(getattr(self, level.value))
+
+
+class Snippets(SampleAnswers):
+    """Short answers to one key point at each level, for the candidate agent's follow-ups."""
 
 
 class CodeTest(_Model):
