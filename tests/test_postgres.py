@@ -417,7 +417,7 @@ class _Attached:
         self.offered: list[dict[str, Any]] = []
         self.closed: int | None = None
 
-    def sync(self) -> None:
+    def sync(self, upto: int | None = None) -> None:
         pass
 
     def offer(self, event: dict[str, Any]) -> None:
