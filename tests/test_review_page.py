@@ -13,37 +13,19 @@ Needs the ``playwright`` Python package and Debian's ``chromium`` (as tests/test
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from .browser_util import ARTIFACTS, NEEDS_CHROMIUM
 from .review_util import ANSWER, take_interview
 from .server_util import Server, running
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEV_REVIEWER = {"X-Interview-User": "rita", "X-Interview-Role": "reviewer"}
 
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"),
-        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-    ),
-    pytest.mark.slow,
-]
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -63,24 +45,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, d
 
         asyncio.run(seed())
         yield server, ids
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def errors() -> list[str]:
-    """Uncaught exceptions and console errors of the page (there must be none)."""
-    return []
 
 
 @pytest.fixture

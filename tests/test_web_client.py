@@ -33,30 +33,14 @@ import yaml
 
 from interview_graph.plans.loader import resolve_plan
 
-CHROMIUM = Path("/usr/bin/chromium")
+from .browser_util import ARTIFACTS, NEEDS_CHROMIUM
+
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = Path(__file__).parent / "artifacts"
 PLAN = yaml.safe_load((ROOT / "rounds" / "backend_engineer.yaml").read_text())
 FIRST_TOPIC = PLAN["rounds"][0]["topics"][0]  # top_k_frequent, a coding question
 TOPICS = {t["id"]: t for r in PLAN["rounds"] for t in r["topics"]}
 
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"),
-        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-    ),
-    pytest.mark.slow,
-]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = NEEDS_CHROMIUM
 
 # Records every frame the page sends and receives, without touching the app's code.
 RECORD_FRAMES = """
@@ -148,24 +132,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def errors() -> list[str]:
-    """Uncaught exceptions and console errors of the page (there must be none)."""
-    return []
 
 
 @pytest.fixture
