@@ -6,7 +6,7 @@ graph never forks per engine and a recorded interview can be replayed decision b
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,29 +80,36 @@ class Advice(Decision):
     covered: list[str] = Field(default_factory=list, description="Key point ids already covered.")
 
 
+Move = Literal[
+    "introduce",
+    "ask",
+    "follow_up",
+    "nudge",
+    "redirect",
+    "close",
+    "hand_off",
+    "repeat",
+    "clarify",
+    "hint",
+    "encourage",
+    "answer_question",
+    "challenge",
+    "wait",
+    "invite_code",
+    "discuss_code",
+    "farewell",
+    "elaborate",
+]
+# Moves that speak without answering anything the candidate just said (nothing to screen,
+# reflect on or evaluate): greetings, new questions, hand-overs, a code discussion, goodbye.
+UNPROMPTED_MOVES = frozenset({"introduce", "ask", "hand_off", "discuss_code", "farewell"})
+ANSWERING_MOVES = frozenset(get_args(Move)) - UNPROMPTED_MOVES
+
+
 class Intent(Decision):
     """What a panelist decided to do this time it speaks."""
 
-    move: Literal[
-        "introduce",
-        "ask",
-        "follow_up",
-        "nudge",
-        "redirect",
-        "close",
-        "hand_off",
-        "repeat",
-        "clarify",
-        "hint",
-        "encourage",
-        "answer_question",
-        "challenge",
-        "wait",
-        "invite_code",
-        "discuss_code",
-        "farewell",
-        "elaborate",
-    ]
+    move: Move
     key_point: str | None = None
     query: str = Field(default="", description="What to look up in the knowledge base.")
     detail: dict[str, str] = Field(

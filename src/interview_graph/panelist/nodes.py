@@ -13,26 +13,12 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ..context import interview_id, services
-from ..engine.decisions import Intent, RulesVerdict
+from ..engine.decisions import ANSWERING_MOVES, Intent, RulesVerdict
 from ..memory import ASKED, OBSERVATIONS, REFLECTIONS, capped
 from .state import PanelistState
 
 # Moves that respond to something the candidate said, so there is an answer to evaluate.
-_ANSWERED = {
-    "follow_up",
-    "close",
-    "nudge",
-    "redirect",
-    "repeat",
-    "clarify",
-    "hint",
-    "encourage",
-    "answer_question",
-    "challenge",
-    "wait",
-    "invite_code",
-    "elaborate",
-}
+_ANSWERED = ANSWERING_MOVES
 
 
 async def reason(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
