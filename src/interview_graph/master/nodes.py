@@ -624,10 +624,9 @@ async def finish(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]
     )
     options = await svc.log.events(interview_id(runtime), kind="interview_options")
     mode = options[-1].data.get("mode", svc.plan.mode) if options else svc.plan.mode
-    hints = await svc.log.events(interview_id(runtime), kind="topic_completed")
-    feedback = feedback_from(
-        report, svc.plan, mode, hints_used=sum(len(e.data.get("hints", [])) for e in hints)
-    )
+    # Hints used, as the report counts them: the feedback never says more than the report.
+    hints_used = sum(len(r["hints"]) for r in report["rounds"])
+    feedback = feedback_from(report, svc.plan, mode, hints_used=hints_used)
     # The report stays private; the candidate's feedback is built from it by allow-list.
     await log_event(
         svc,

@@ -49,15 +49,15 @@ async def understand(
         round_id=round_.id,
         speaker="master",
         text=reading.intent,
-        data=reading.model_dump(),
+        data=(read := reading.model_dump()),
     )
     if reading.intent == "answer":
-        return Command(goto="complete_topic", update={"understanding": reading.model_dump()})
+        return Command(goto="complete_topic", update={"understanding": read})
     round_turns = state.get("round_turns", 0) + 1
     if round_turns >= round_.rules.max_turns:
         # Out of budget: topic completion closes the topic and the round.
-        return Command(goto="complete_topic", update={"understanding": reading.model_dump()})
-    update: dict[str, Any] = {"round_turns": round_turns, "understanding": reading.model_dump()}
+        return Command(goto="complete_topic", update={"understanding": read})
+    update: dict[str, Any] = {"round_turns": round_turns, "understanding": read}
     task = _react(reading, topic, progress)
     if task is None:  # the reaction is to leave the topic (stuck twice, asked to move on)
         why = {"move_on": "move_on", "small_talk": "off_topic"}.get(reading.intent, "stuck")
