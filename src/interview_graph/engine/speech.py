@@ -73,10 +73,15 @@ CODING_ASK = (
     "Walk me through the idea first; then code it and submit when you're happy with it.",
 )
 WAIT = ("Sure, take your time.", "Take your time.", "No rush.", "Of course, go ahead and think.")
+# A weak candidate can voice a misconception on every topic of a round (two per topic in the
+# plans), so there are enough ways to quote them that no opener repeats within a round.
 QUOTE = (
     "You said “{q}”.",
     "Hold on — you said “{q}”.",
     "I want to check something: you said “{q}”.",
+    "Let me push back on one thing. You said “{q}”.",
+    "Interesting — “{q}”, you said.",
+    "Just so I understand: “{q}”?",
 )
 REFER = (
     "“{q}” — good.",
@@ -120,7 +125,7 @@ BANKS = (
     NEUTRAL, REPEAT, CLARIFY, OPEN_CHOICE, HINT, NO_MORE_HINTS, ENCOURAGE, PARK, MOVE_ON,
     ANSWER_DEFAULT, BACK, SMALL_TALK, WAIT, INVITE, CHECK_SUBMIT, OUT_OF_TIME, WRAP_ROUND,
     FAREWELL, STOPPED, GENERIC_TRANSITIONS, REFER, REPHRASE, GREETINGS, GENERIC_FOLLOW_UP,
-    ELABORATE, CODING_ASK,
+    ELABORATE, CODING_ASK, QUOTE,
 )  # fmt: skip
 _ENDS = (".", "?", "!", ":", "—", "…")
 _ABOUT_YOU = re.compile(r"\b(your team|the team|you work|your (role|job|day|work)|you do)\b")
