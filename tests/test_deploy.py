@@ -5,6 +5,7 @@ rotates the logs the way the app writes them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -501,3 +502,28 @@ async def test_logrotate_renames_and_the_app_starts_a_new_file(tmp_path: Path) -
     rotate("-f")
     assert (logs / "alice" / "latest.log.2.gz").exists()  # compressed one cycle later
     assert (logs / "alice" / "latest.log.1").exists()
+
+
+def test_user_logs_keep_order_across_users_and_a_removed_folder(tmp_path: Path) -> None:
+    """A batch mixing users and interviews lands in order in every file, even after an
+    operator removed a user's folder while the server ran."""
+    from interview_graph.api.userlog import UserLogs
+
+    async def run() -> None:
+        logs = UserLogs(tmp_path)
+        logs.start()
+        for i in range(6):
+            logs.write("alice" if i % 2 else "bob", "abc123", "message", i, f"line {i}")
+        await logs.stop()
+        shutil.rmtree(tmp_path / "alice")
+        logs = UserLogs(tmp_path)
+        logs._folders.add(tmp_path / "alice")  # as if it had made it before the removal
+        logs.start()
+        logs.write("alice", None, "message", 7, "after removal")
+        await logs.stop()
+
+    asyncio.run(run())
+    bob = (tmp_path / "bob" / "latest.log").read_text().splitlines()
+    assert [line.rsplit(" ", 1)[-1] for line in bob] == ["0", "2", "4"]
+    assert (tmp_path / "bob" / "abc123.log").read_text().count("\n") == 3
+    assert "after removal" in (tmp_path / "alice" / "latest.log").read_text()

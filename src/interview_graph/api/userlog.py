@@ -30,6 +30,8 @@ class UserLogs:
         self.root = root
         self._queue: asyncio.Queue[tuple[str, str, str] | None] = asyncio.Queue(maxsize=100_000)
         self._task: asyncio.Task[None] | None = None
+        # Folders made already (only the writer thread touches it), so a line costs no mkdir.
+        self._folders: set[Path] = set()
 
     def start(self) -> None:
         """Start the writer task."""
@@ -68,12 +70,23 @@ class UserLogs:
             await asyncio.to_thread(self._flush, batch)
 
     def _flush(self, batch: list[tuple[str, str, str]]) -> None:
+        # One open per file per batch, not two per line: a turn's dozen lines for one user
+        # cost two appends.  Files are still opened per batch and closed again (never held),
+        # which is what lets logrotate rename them without a reload (deploy/logrotate).
+        files: dict[Path, list[str]] = {}
         for user_id, interview_id, line in batch:
             folder = self.root / user_dir_name(user_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            with (folder / "latest.log").open("a", encoding="utf-8") as fh:
-                fh.write(line)
+            files.setdefault(folder / "latest.log", []).append(line)
             if interview_id:
-                name = user_dir_name(interview_id)
-                with (folder / f"{name}.log").open("a", encoding="utf-8") as fh:
-                    fh.write(line)
+                files.setdefault(folder / f"{user_dir_name(interview_id)}.log", []).append(line)
+        for path, lines in files.items():
+            if path.parent not in self._folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(path.parent)
+            try:
+                fh = path.open("a", encoding="utf-8")
+            except FileNotFoundError:  # the folder was removed under us: make it again
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fh = path.open("a", encoding="utf-8")
+            with fh:
+                fh.write("".join(lines))
