@@ -153,8 +153,8 @@ async def test_invalid_output_is_repaired_once(llm: StubServer, tmp_path: Path) 
 async def test_unrepairable_output_falls_back_to_the_offline_decision(
     llm: StubServer, tmp_path: Path
 ) -> None:
-    # Prose, then (on the repair) JSON cut off by the length limit.
-    bad = [{"text": "Looks fine to me."}, {"text": "BLOCK (no details)"}]
+    # Prose, then prose again on the repair (which runs after the reply was released).
+    bad = [{"text": "Looks fine to me."}, {"text": "I would say it is fine."}]
     llm.configure(StubConfig(scripts={"screen": bad}))
     events, items = await _session_run(tmp_path / "i.sqlite", ["I would count with a dict."])
     fallbacks = [e for e in events if e.kind == "llm_fallback"]
@@ -189,7 +189,8 @@ async def test_the_screen_blocks_what_the_wall_missed(llm: StubServer, tmp_path:
     )
     events, items = await _session_run(tmp_path / "i.sqlite", [text])
     lines = [e for e in events if e.kind == "message"]
-    assert lines[-1].text == "Let's stay with the question."
+    # The word decides at once (the gate never waits for the details): the default notice.
+    assert lines[-1].text == "Let's keep to the interview question, please."
     flag = next(e for e in events if e.kind == "rules_flag")
     assert flag.data == {"category": "prompt_injection", "by": "screen"}
     assert not [e for e in events if e.kind == "evaluation"], "a blocked answer is not scored"
@@ -234,6 +235,12 @@ async def test_the_screen_allows_as_soon_as_its_verdict_is_readable(llm: StubSer
     assert verdict.action == "allow"
     assert time.perf_counter() - started < 1.0, "released on the verdict word"
 
+        ("allow", "allow", "ok"),
+        ("Verdict: allow", "allow", "ok"),
+        ("**Verdict**: ALLOW", "allow", "ok"),
+        ("Sure. BLOCK", "block", "prompt_injection"),
+        ("BLOCK", "block", "prompt_injection"),
+        ("blocked.", "block", "prompt_injection"),
 
 async def test_the_fallback_model_answers_when_the_primary_keeps_failing(
     stub: StubServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -242,12 +249,14 @@ async def test_the_fallback_model_answers_when_the_primary_keeps_failing(
         return ScriptEntry(fault=Fault(kind="server_error")) if request.model == "main" else None
 
     stub.configure(StubConfig(), responder=primary_down, reset_stats=True)
+        ('BLOCK\n{"category": "nonsense", "notice": "x"}', "block", "prompt_injection"),
     with llm_settings(
         monkeypatch, stub.base_url, retries="0", model="main", fallback_model="backup"
     ):
         events, _ = await _session_run(tmp_path / "i.sqlite", ["I would count with a dict."])
     models = [r.body["model"] for r in stub.stats().recent]
     assert "main" in models and "backup" in models
+    assert verdict.action == "allow" or verdict.notice, "a WARN/BLOCK always has a notice"
     assert not [e for e in events if e.kind == "llm_fallback"], "the backup model answered"
     lines = [e for e in events if e.kind == "message"]
     assert not lines[0].text.startswith("Hello, I'm"), "spoken by the backup, not offline"
@@ -275,7 +284,14 @@ def test_the_screen_reply_is_read_word_first(reply: str, action: str, category: 
 
 
 @pytest.mark.parametrize(
-    "reply", ["", "Looks fine to me.", "BLOCK", 'BLOCK\n{"category": "nonsense", "notice": "x"}']
+    "reply",
+    [
+        "",
+        "Looks fine to me.",
+        "Sure! The message looks fine, nothing to flag.",
+        "I would ALLOW this",
+        "The verdict is that the candidate may go on",
+    ],
 )
 def test_an_unreadable_screen_reply_is_an_output_error(reply: str) -> None:
     with pytest.raises(OutputError):

@@ -395,8 +395,9 @@ async def test_held_speech_goes_out_the_moment_the_screen_allows_it() -> None:
     def emit(text: str) -> None:
         emitted.append((text, time.perf_counter() - started))
 
+    # Within the gate's grace (here 0.5 s after the first piece) the verdict is waited for.
     allow = asyncio.ensure_future(verdict("allow", 0.1))
-    parts, got = await panelist._gated(speech(), allow, emit)
+    parts, got = await panelist._gated(speech(), allow, emit, grace=0.5)
     assert got is not None and got.action == "allow"
     assert parts == ["Good. ", "Why a heap?"] == [t for t, _ in emitted]
     assert 0.1 <= emitted[0][1] < 0.5, "released with the verdict, not with the next piece"
@@ -404,6 +405,6 @@ async def test_held_speech_goes_out_the_moment_the_screen_allows_it() -> None:
     emitted.clear()
     gen = speech()
     block = asyncio.ensure_future(verdict("block", 0.1))
-    parts, got = await panelist._gated(gen, block, emit)
+    parts, got = await panelist._gated(gen, block, emit, grace=0.5)
     assert got is not None and got.action == "block" and emitted == []
     await gen.aclose()  # closable: no step of it is left running

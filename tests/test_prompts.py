@@ -30,7 +30,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]
     async def decide_early(role: str, schema: Any, prompt: str, values: dict[str, Any], **kw):
         return await decide(role, schema, prompt, values, fallback=kw["fallback"])
 
-    async def stream_text(role: str, prompt: str, values: dict[str, Any], tags: list[str]):
+    async def stream_text(
+        role: str, prompt: str, values: dict[str, Any], tags: list[str], **_: Any
+    ):
         seen.append((prompt, values))
         yield "Hello."
 

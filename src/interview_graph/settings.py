@@ -63,6 +63,57 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(
         default=2, description="Retries on 429/5xx, honouring Retry-After."
     )
+    llm_max_tokens: dict[str, int] = Field(
+        default_factory=lambda: {
+            "master": 400,
+            "screen": 48,
+            "panelist": 400,
+            "evaluator": 800,
+            "planner": 16_000,
+            "candidate": 400,
+        },
+        description="Token cap per role (sent on every call: small models loop without one). "
+        "Speech is capped from its prompt's word limit instead (see llm_tokens_per_word).",
+    )
+    llm_tokens_per_word: float = Field(
+        default=2.0, description="Speech token cap = the prompt's word limit × this + 16."
+    )
+    llm_cap_param: Literal["max_tokens", "max_completion_tokens"] = Field(
+        default="max_tokens",
+        description="Request field that carries the cap: max_tokens (OpenAI chat models, "
+        "vLLM, llama.cpp, Ollama) or max_completion_tokens (OpenAI o-series).",
+    )
+    llm_deadlines: dict[str, float] = Field(
+        default_factory=lambda: {
+            "master": 6.0,
+            "screen": 4.0,
+            "panelist": 6.0,
+            "evaluator": 8.0,
+            "planner": 180.0,
+            "candidate": 30.0,
+        },
+        description="Seconds one call may take in total, across its retries and its repair, "
+        "before the offline decision is used (speech: until its first token).",
+    )
+    llm_speech_seconds: float = Field(
+        default=25.0, description="Wall-clock cap on one spoken reply, first token to last."
+    )
+    llm_screen_grace: float = Field(
+        default=0.005,
+        description="Seconds the gate waits for the rules screen once the reply's first "
+        "token is ready; then the reply is released under the deterministic rules' verdict "
+        "and a late screen verdict is handled after it (see panelist.nodes._late_screen).",
+    )
+    llm_post_reply_wait: float = Field(
+        default=1.0,
+        description="Seconds the turn waits for post-reply work (screen verdict, reflection, "
+        "evaluation); what is not done by then merges at the next step instead.",
+    )
+    thinking_notice_seconds: float = Field(
+        default=3.0,
+        description="A reply with no first token after this long sends a transient "
+        "'thinking' status to the client.",
+    )
     llm_critical_path: Literal["fast", "full"] = Field(
         default="fast",
         description="fast: one LLM call between a candidate message and the reply's first "

@@ -101,32 +101,77 @@ def _key_points(topic: Topic | None) -> list[str]:
 
 
 # The screen answers with its verdict word first (ALLOW, WARN or BLOCK), then, for WARN and
-# BLOCK, one JSON line of details: the word is the decision, so the reply it gates can be
-# released on the screen's first token instead of after a JSON preamble.
-_WORD = re.compile(r"^[\W_]*([A-Za-z]+)")
+# BLOCK, optionally one JSON line of details: the word is the decision, so the reply it gates
+# can be released on the screen's first token.  Models do not always comply, so the word is
+# read leniently: any case, markdown around it, and a short label before it ("Verdict: allow",
+# "**Verdict**: ALLOW", "Sure. BLOCK").  Anything else is unreadable, and the gate does not
+# wait for a repair (see ``panelist.nodes._gated``).
+_TOKEN = re.compile(r"[A-Za-z]+")
+_VERDICTS = {
+    "allow": "allow",
+    "allowed": "allow",
+    "warn": "warn",
+    "warning": "warn",
+    "block": "block",
+    "blocked": "block",
+}
+_PREAMBLE = frozenset(
+    "verdict decision action answer result final rules rule screen my the is sure ok okay "
+    "here s it reply output".split()
+)
+_MAX_PREAMBLE = 4
 _ACTIONS = {"ALLOW": "allow", "WARN": "warn", "BLOCK": "block"}
 _DEFAULT_CATEGORY = {"allow": "ok", "warn": "off_topic", "block": "prompt_injection"}
 
 
+_DEFAULT_NOTICE = {
+    "warn": "Let's come back to the question, please.",
+    "block": "Let's keep to the interview question, please.",
+}
+
+
+def verdict_word(text: str, *, complete: bool = True) -> tuple[str, int] | str | None:
+    """The verdict word at the start of ``text``: (action, end offset), "unreadable", or None.
+
+    None means not yet decidable (``complete=False``: the text is a stream's prefix and its
+    last word may still grow).
+    """
+    for n, word in enumerate(_TOKEN.finditer(text)):
+        action = _VERDICTS.get(word.group().lower())
+        if action is not None:  # "ALLOW" may still grow, but only into "ALLOWED"
+            return action, word.end()
+        if word.end() == len(text) and not complete:  # "ALL" may become "ALLOW"
+            return None
+        if word.group().lower() not in _PREAMBLE or n >= _MAX_PREAMBLE:
+            return "unreadable"
+    return "unreadable" if complete else None
 def _early_allow(partial: str) -> RulesVerdict | None:
-    """An "allow" needs no reason or notice: release the reply as soon as the word is read."""
-    word = _WORD.match(partial)
-    if word and word.group(1).upper() == "ALLOW":
+    """The verdict as soon as its word is read (any word; WARN/BLOCK details are optional)."""
+    found = verdict_word(partial, complete=False)
+    if not isinstance(found, tuple):
+        return None
+    action = found[0]
+    if action == "allow":
         return RulesVerdict(action="allow", category="ok", reason="screen: allow")
-    return None
+    return RulesVerdict(
+        action=action,
+        category=_DEFAULT_CATEGORY[action],
+        reason=f"screen: {action}",
+        notice=_DEFAULT_NOTICE[action],
+    )
 
 
 def read_verdict(text: str) -> RulesVerdict:
-    """Read the screen's reply: ``ALLOW``, or ``WARN``/``BLOCK`` and a JSON line of details.
+    """Read the screen's whole reply: the verdict word, then optional JSON details.
 
     Raises:
-        OutputError: no verdict word first, or a WARN/BLOCK without usable details.
+        OutputError: no verdict word at the start (after a short label at most).
     """
-    word = _WORD.match(text)
-    action = _ACTIONS.get(word.group(1).upper()) if word else None
-    if word is None or action is None:
+    found = verdict_word(text)
+    if not isinstance(found, tuple):
         raise OutputError("the reply must start with one word: ALLOW, WARN or BLOCK")
-    rest = text[word.end() :].strip().removeprefix("```json").strip("`").strip()
+    action, at = found
+    rest = text[at:].strip().strip("*_:").strip().removeprefix("```json").strip("`").strip()
     details: dict[str, Any] = {}
     if rest:
         start, end = rest.find("{"), rest.rfind("}")
@@ -136,21 +181,22 @@ def read_verdict(text: str) -> RulesVerdict:
             details = {}
         if not isinstance(details, dict):
             details = {}
-    if action != "allow" and not details.get("notice"):
-        raise OutputError(f'{word.group(1)} needs a JSON line with "category", "notice", "reason"')
+    base = {
+        "category": _DEFAULT_CATEGORY[action],
+        "reason": f"screen: {action}",
+        "notice": _DEFAULT_NOTICE.get(action, ""),
+    }
     try:
         return RulesVerdict.model_validate(
             {
-                "category": _DEFAULT_CATEGORY[action],
-                "reason": f"screen: {action}",
-                **{k: v for k, v in details.items() if k in ("category", "reason", "notice")},
+                **base,
+                **{k: v for k, v in details.items() if k in ("category", "reason", "notice") and v},
                 "action": action,
             }
         )
-    except ValidationError as exc:
-        if action == "allow":  # the word decides; details of an allow are a courtesy
-            return RulesVerdict(action="allow", category="ok", reason="screen: allow")
-        raise OutputError(f"details: {exc.errors()[0]['msg']}") from None
+    except ValidationError:
+        # The word decides; details that do not fit are dropped, not the verdict.
+        return RulesVerdict.model_validate({**base, "action": action})
 
 
 def _plan_order(topic: Topic) -> list[str]:
@@ -414,12 +460,13 @@ class LLMBrain:
             material.setdefault("again", (topic.rephrasings or [topic.question])[0])
         values = {
             "name": panelist.name,
+        max_words = 25 if intent.move in ("close", "wait") else 90
             "title": panelist.title,
             "round": round_.title,
             "round_description": round_.opening or round_.description,
             "traits": ", ".join(panelist.traits),
             "style": panelist.speaking_style,
-            "max_words": 25 if intent.move in ("close", "wait") else 90,
+            "max_words": max_words,
             "move_instruction": _MOVES[intent.move]
             + (
                 " Others on the panel: "
@@ -439,12 +486,24 @@ class LLMBrain:
         said = False
         try:
             async for chunk in stream_text(
-                "panelist", "speak", values, [f"panelist:{panelist.id}", "speak"]
+        # The token cap follows the prompt's own word limit (plus room for punctuation).
+        settings = get_settings()
+        cap = int(max_words * settings.llm_tokens_per_word) + 16
+        cut: dict[str, Any] = {}
+                "panelist",
+                "speak",
+                values,
+                [f"panelist:{panelist.id}", "speak"],
+                max_tokens=cap,
+                outcome=cut,
             ):
                 said = True
                 yield chunk
         except Exception:  # noqa: BLE001  # any model failure: the candidate still hears a line
             logger.warning("speech by %s failed (said=%s)", panelist.id, said, exc_info=True)
+            if "text" in cut:
+                # Cut short (cap, wall clock, a loop): the line stands as it ends cleanly.
+                scene["said"] = cut["text"]
             if said:
                 return  # the line stays as far as it got; the next turn goes on
             async for chunk in self.offline.speak(panelist, intent, topic, round_, scene):

@@ -15,20 +15,32 @@ idempotent keys derived from counters in state.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, Literal
 
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
+from .. import late
 from ..context import Services, interview_id, services
 from ..engine.decisions import RulesVerdict
 from ..engine.speech import stock_used
 from ..feedback import feedback_from
 from ..inputs import input_event, parse_input
-from ..memory import FLAGS, RECEIPTS, RECENT, USED_PHRASES, capped, empty_memory
+from ..memory import (
+    FLAGS,
+    OBSERVATIONS,
+    RECEIPTS,
+    RECENT,
+    REFLECTIONS,
+    USED_PHRASES,
+    capped,
+    empty_memory,
+)
 from ..plans.models import Round, Topic
 from ..report import build_report, merge_round, round_results
+from ..settings import get_settings
 from .coding import coding_record, discuss
 from .log import log_event, round_of
 from .state import InterviewState, new_progress
@@ -193,7 +205,8 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
         round_ = round_of(svc, state)
         task = state["task"] or {}
         pid = task["panelist_id"]
-        memory = state.get("memories", {}).get(pid) or empty_memory(pid)
+        memories = _with_late_reflections(interview_id(runtime), state.get("memories", {}))
+        memory = memories.get(pid) or empty_memory(pid)
         topic_id = task.get("topic_id")
         activity = state.get("activity")
         inbox = state.get("inbox") or {}
@@ -228,7 +241,7 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
         )
         update: dict[str, Any] = {
             "lines": line,
-            "memories": {**state.get("memories", {}), pid: out["memory"]},
+            "memories": {**memories, pid: out["memory"]},
             "recent": capped(
                 state.get("recent", []), {"speaker": pid, "text": out["said"]}, RECENT
             ),
@@ -246,7 +259,12 @@ def make_panel_node(panelist_graph: CompiledStateGraph[Any, Any, Any, Any]) -> A
             update["asked_counts"] = counts
         screen = out.get("screen")
         if screen and (screen["action"] != "allow" or screen["category"] not in ("ok", "silence")):
-            update.update(await _screened(svc, runtime, state, round_.id, topic_id, screen))
+            merged: Any = {**state, **update}
+            answer = (state.get("inbox") or {}).get("text", "")
+            turn = state.get("turn", 0)
+            update.update(
+                await _screened(svc, runtime, merged, round_.id, topic_id, screen, turn, answer)
+            )
         if out["evaluation"] is not None:
             # Evaluations go to the log, not to state: they grow with the interview.
             await log_event(
@@ -351,6 +369,23 @@ async def await_candidate(
     return Command(goto="check_rules", update=update)
 
 
+def _with_late_reflections(
+    interview: str, memories: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """``memories`` with the panel's deferred reflections (``interview_graph.late``) folded in."""
+    arrived = late.collect(interview, "reflection")
+    if not arrived:
+        return memories
+    out = dict(memories)
+    for meta, note in arrived:
+        pid = meta["panelist"]
+        memory = dict(out.get(pid) or empty_memory(pid))
+        memory["observations"] = capped(memory["observations"], note.observation, OBSERVATIONS)
+        memory["reflections"] = capped(memory["reflections"], note.reflection, REFLECTIONS)
+        out[pid] = memory
+    return out
+
+
 async def _screened(
     svc: Services,
     runtime: Runtime[Any],
@@ -358,10 +393,17 @@ async def _screened(
     round_id: str,
     topic_id: str | None,
     screen: dict[str, Any],
+    turn: int,
+    text: str,
 ) -> dict[str, Any]:
-    """Record the screen's finding; a blocked answer loses the coverage it was credited."""
-    turn = state.get("turn", 0)
-    text = (state.get("inbox") or {}).get("text", "")
+    """Record the screen's finding; a blocked answer loses the coverage it was credited.
+
+    A ``late`` verdict came after the reply had been released (see
+    ``panelist.nodes._late_screen`` for the rule): its flag says so, and a late block also
+    shows the candidate its notice and tells the panel, in each member's memory, not to
+    build on that answer.
+    """
+    is_late = bool(screen.get("late"))
     await log_event(
         svc,
         runtime,
@@ -371,13 +413,36 @@ async def _screened(
         round_id=round_id,
         speaker="master",
         text=screen["reason"],
-        data={"category": screen["category"], "by": "screen"},
+        data={"category": screen["category"], "by": "screen"} | ({"late": True} if is_late else {}),
     )
-    update: dict[str, Any] = {
-        "flags": _flag(
-            state, round_id, screen["category"], f"{screen['reason']}; input: {text[:160]!r}"
+    flags = _flag(state, round_id, screen["category"], f"{screen['reason']}; input: {text[:160]!r}")
+    if is_late:
+        flags[-1] = {**flags[-1], "late": True}
+    update: dict[str, Any] = {"flags": flags}
+    if is_late and screen["action"] == "block":
+        if screen.get("notice"):
+            await log_event(
+                svc,
+                runtime,
+                f"in:{turn}:late_notice",
+                "rules_warning",
+                public=True,
+                round_id=round_id,
+                speaker="master",
+                text=screen["notice"],
+                data={"category": screen["category"]},
+            )
+        note = (
+            f"(rules) The candidate's answer in turn {turn} was blocked after your reply "
+            f"({screen['category']}); do not build on it."
         )
-    }
+        memories = dict(update.get("memories") or state.get("memories", {}))
+        for pid, memory in memories.items():
+            memories[pid] = {
+                **memory,
+                "observations": capped(memory.get("observations", []), note, OBSERVATIONS),
+            }
+        update["memories"] = memories
     if screen["action"] == "block":
         for slot in ("progress", "closing"):
             progress: dict[str, Any] | None = state.get(slot)  # type: ignore[assignment]
@@ -402,12 +467,18 @@ def _flag(state: InterviewState, round_id: str, kind: str, evidence: str) -> lis
 async def check_rules(
     state: InterviewState, runtime: Runtime[Any]
 ) -> Command[Literal["understand", "analyse_activity", "pick_speaker", "close_round"]]:
-    """Judge every input before any panelist sees it; blocked input never reaches the panel."""
+    """Judge every input before any panelist sees it; blocked input never reaches the panel.
+
+    Late screen verdicts on earlier answers (deferred after their reply) are applied first.
+    """
     svc = await services(runtime)
     round_ = round_of(svc, state)
     inbox = state.get("inbox") or {}
     turn = state.get("turn", 0)
     kind = inbox.get("kind")
+    earlier = await _late_screens(svc, runtime, state)
+    if earlier:
+        state = {**state, **earlier}  # type: ignore[typeddict-item]
     if kind == "control":
         await log_event(
             svc,
@@ -427,7 +498,7 @@ async def check_rules(
     verdict: RulesVerdict = await svc.brain.check_rules(
         text, _topic(round_, state), source=kind or ""
     )
-    update: dict[str, Any] = {"verdict": verdict.model_dump()}
+    update: dict[str, Any] = {**earlier, "verdict": verdict.model_dump()}
     if verdict.action != "allow" or verdict.category not in ("ok", "silence"):
         update["flags"] = _flag(
             state, round_.id, verdict.category, f"{verdict.reason}; input: {text[:160]!r}"
@@ -462,6 +533,31 @@ async def check_rules(
         update["round_turns"] = state.get("round_turns", 0) + 1
         return Command(goto="pick_speaker", update=update)
     return Command(goto="understand", update=update)
+
+
+async def _late_screens(
+    svc: Services, runtime: Runtime[Any], state: InterviewState
+) -> dict[str, Any]:
+    """Apply the screen verdicts that arrived after their turn was over (flags, coverage)."""
+    update: dict[str, Any] = {}
+    for meta, verdict in late.collect(interview_id(runtime), "screen"):
+        if verdict.action == "allow" and verdict.category in ("ok", "silence"):
+            continue
+        screen = {**verdict.model_dump(), "late": True}
+        merged: Any = {**state, **update}
+        update.update(
+            await _screened(
+                svc,
+                runtime,
+                merged,
+                meta["round_id"],
+                meta["topic_id"],
+                screen,
+                state.get("turn", 0) - 1,
+                meta["answer"],
+            )
+        )
+    return update
 
 
 def _integrity(state: InterviewState, round_id: str, inbox: dict[str, Any]) -> dict[str, Any]:
@@ -567,8 +663,14 @@ async def close_round(
             goto="pick_speaker",
             update={"farewell": True, "agenda": [{**farewell, "detail": detail}]},
         )
+    # Evaluations deferred after their reply log themselves when done: wait for them (bounded).
+    await late.wait_for(
+        interview_id(runtime), "evaluation", get_settings().llm_deadlines.get("evaluator", 8.0)
+    )
     logged = await svc.log.events(interview_id(runtime), kind="evaluation", round_id=round_.id)
-    # The latest evaluation per topic and panelist is the one that counts.
+    # The latest evaluation per topic and panelist is the one that counts: the latest line,
+    # since a deferred evaluation may be logged after a later line's.
+    logged = sorted(logged, key=lambda e: (_line_of(e.key), e.seq))
     latest = {f"{e.data['topic_id']}/{e.data['panelist_id']}": e.data for e in logged}
     briefs = await svc.log.events(interview_id(runtime), kind="activity_brief", round_id=round_.id)
     asked = await svc.log.events(interview_id(runtime), kind="message", round_id=round_.id)
@@ -606,6 +708,14 @@ async def close_round(
             "activity": None,
         },
     )
+
+
+_LINE = re.compile(r":line(\d+):")
+
+
+def _line_of(key: str) -> int:
+    found = _LINE.search(key)
+    return int(found.group(1)) if found else 0
 
 
 async def finish(state: InterviewState, runtime: Runtime[Any]) -> dict[str, Any]:

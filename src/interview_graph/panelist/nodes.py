@@ -12,9 +12,11 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from .. import late
 from ..context import interview_id, services
 from ..engine.decisions import ANSWERING_MOVES, Intent, RulesVerdict
 from ..memory import ASKED, OBSERVATIONS, REFLECTIONS, capped
+from ..settings import get_settings
 from .state import PanelistState
 
 # Moves that respond to something the candidate said, so there is an answer to evaluate.
@@ -53,57 +55,81 @@ async def _gated(
     speech: AsyncIterator[str],
     screen: asyncio.Task[RulesVerdict] | None,
     emit: Callable[[str], None],
+    grace: float = 0.0,
 ) -> tuple[list[str], RulesVerdict | None]:
-    """Stream ``speech`` through ``emit``, holding it until ``screen`` allows it.
+    """Stream ``speech`` through ``emit``, holding it until ``screen`` allows it, with a deadline.
 
-    Whichever comes first is served: a chunk is held while the verdict is out, and the held
-    chunks go out the moment the verdict allows them (not when the next chunk happens to
-    arrive).  On a block nothing is emitted and the speech is abandoned.
+    The first token never waits on the screen's format compliance: once the reply's first
+    chunk is ready, the screen gets ``grace`` seconds more; if it has not decided by then
+    (slow, stalled, or answering in prose and being repaired) the reply is released under the
+    deterministic rules' verdict, which already passed this input in ``check_rules``, and
+    the screen goes on in the background (``respond`` handles its late verdict).  A verdict
+    that arrives in time is served at once: held chunks go out the moment it allows them; on
+    a block nothing is emitted and the speech is abandoned.
 
     Returns:
-        Every chunk said (emitted or not) and the verdict (None when nothing was screened).
+        Every chunk said (emitted or not) and the verdict that gated it (None when nothing
+        was screened or the screen was late).
     """
     parts: list[str] = []
     verdict: RulesVerdict | None = None
     chunks = aiter(speech)
     if screen is not None:
-        following: asyncio.Future[str] | None = asyncio.ensure_future(anext(chunks))
+        following: asyncio.Future[str] = asyncio.ensure_future(anext(chunks))
+        racing: set[asyncio.Future[Any]] = {following, screen}
+        blocked = True  # until shown otherwise (an exception here abandons the speech too)
         try:
-            while verdict is None:
-                assert following is not None
-                racing: set[asyncio.Future[Any]] = {following, screen}
-                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
-                if following.done():
-                    try:
-                        parts.append(following.result())
-                    except StopAsyncIteration:
-                        following = None
-                        verdict = await screen
-                        break
-                    following = asyncio.ensure_future(anext(chunks))
-                if screen.done():
-                    verdict = screen.result()
+            await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+            if not screen.done():
+                await asyncio.wait({screen}, timeout=grace)
+            if screen.done() and not screen.cancelled() and screen.exception() is None:
+                verdict = screen.result()
+            blocked = verdict is not None and verdict.action == "block"
         finally:
-            if following is not None and (verdict is None or verdict.action == "block"):
+            if blocked:
                 following.cancel()
                 # Let the cancelled step finish before the caller closes the generator (an
                 # async generator cannot be closed while a step of it is still running).
                 await asyncio.wait({following})
-        if verdict.action == "block":
+        if blocked:
             return parts, verdict
-        for early in parts:
-            emit(early)
-        if following is not None:
-            try:
-                chunk = await following
-            except StopAsyncIteration:
-                return parts, verdict
-            parts.append(chunk)
-            emit(chunk)
+        try:
+            chunk = await following
+        except StopAsyncIteration:
+            return parts, verdict
+        parts.append(chunk)
+        emit(chunk)
     async for chunk in chunks:
         parts.append(chunk)
         emit(chunk)
     return parts, verdict
+
+
+async def _late_screen(
+    screen: asyncio.Task[RulesVerdict], runtime: Runtime[Any], state: PanelistState
+) -> RulesVerdict | None:
+    """The verdict of a screen that missed the gate: waited for briefly, else deferred.
+
+    The rule for a late verdict: the reply already streamed stays (it cannot be unsent).  A
+    late WARN or BLOCK is recorded as a rules flag marked ``late``; a late BLOCK also
+    withdraws the coverage that answer earned, skips its reflection and evaluation, shows the
+    candidate the notice, and tells the panel (a note in each panelist's memory) not to
+    build on that answer.  Not decided within ``llm_post_reply_wait``: the screen is deferred
+    and ``check_rules`` applies its verdict at the next input (see ``interview_graph.late``).
+    """
+    task, done = await late.settle(screen, get_settings().llm_post_reply_wait)
+    if done:
+        return task.result() if not task.cancelled() and task.exception() is None else None
+    late.defer(
+        interview_id(runtime),
+        "screen",
+        task,
+        topic_id=state["topic_id"],
+        round_id=state["round_id"],
+        key=state["key"],
+        answer=state["answer"][:160],
+    )
+    return None
 
 
 async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]:
@@ -126,6 +152,8 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
             {"type": "token", "message_id": key, "speaker": panelist.id, "delta": delta}
         )
 
+    settings = get_settings()
+
     screen = None
     if state["answer"] and intent.move in _ANSWERED:
         screen = asyncio.create_task(svc.brain.screen(state["answer"], topic))
@@ -137,16 +165,22 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
         "memory": state["memory"],
     }
     speech = svc.brain.speak(panelist, intent, topic, round_, scene)
+    released = False  # the reply went out before the screen decided
     try:
-        parts, verdict = await _gated(speech, screen, emit)
+        grace = settings.llm_screen_grace
+        parts, verdict = await _gated(speech, screen, emit, grace)
+        released = screen is not None and verdict is None
     finally:
         await speech.aclose()  # type: ignore[attr-defined]  # async generators have aclose
-        if screen is not None and not screen.done():
+        if screen is not None and not screen.done() and not released:
             screen.cancel()  # the speech failed: nobody will read the verdict
-    if verdict is not None and verdict.action == "block":
+    if released and screen is not None:
+        verdict = await _late_screen(screen, runtime, state)
+    if verdict is not None and verdict.action == "block" and not released:
         parts = [verdict.notice or "Let's keep to the interview question, please."]
         emit(parts[0])
-    said = "".join(parts).strip()
+    # A reply cut short (token cap, wall clock, a loop) stands as it ends cleanly.
+    said = str(scene.get("said") or "".join(parts)).strip()
     event = await svc.log.append(
         interview_id(runtime),
         key,
@@ -165,7 +199,8 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
         },
     )
     runtime.stream_writer({"type": "event", "event": event.model_dump()})
-    return {"said": said, "screen": verdict.model_dump() if verdict else None}
+    screened = {**verdict.model_dump(), "late": released} if verdict else None
+    return {"said": said, "screen": screened}
 
 
 def _blocked(state: PanelistState) -> bool:
@@ -181,8 +216,13 @@ async def reflect(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
     intent = Intent.model_validate(state["intent"])
     # A blocked input is not something to reflect on: the panelist never saw it.
     answer = "" if _blocked(state) else state["answer"]
-    note = await svc.brain.reflect(
-        round_.panelist(state["panelist_id"]), intent, topic, state["progress"], answer
+    # Post-reply work never holds up the next turn for long: a note that is not ready
+    # within llm_post_reply_wait is merged into this panelist's memory when it arrives.
+    task, done = await late.settle(
+        svc.brain.reflect(
+            round_.panelist(state["panelist_id"]), intent, topic, state["progress"], answer
+        ),
+        get_settings().llm_post_reply_wait,
     )
     memory = dict(state["memory"])
     if round_.id not in memory["rounds"]:
@@ -191,8 +231,12 @@ async def reflect(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
         asked = f"{topic.id}:{intent.key_point}" if intent.key_point else topic.id
         memory["asked"] = capped(memory["asked"], asked, ASKED)
     if intent.move in _ANSWERED and not _blocked(state):
-        memory["observations"] = capped(memory["observations"], note.observation, OBSERVATIONS)
-        memory["reflections"] = capped(memory["reflections"], note.reflection, REFLECTIONS)
+        if done:
+            note = task.result()
+            memory["observations"] = capped(memory["observations"], note.observation, OBSERVATIONS)
+            memory["reflections"] = capped(memory["reflections"], note.reflection, REFLECTIONS)
+        else:
+            late.defer(interview_id(runtime), "reflection", task, panelist=state["panelist_id"])
     return {"memory": memory}
 
 
@@ -207,11 +251,33 @@ async def evaluate(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any
         return {"evaluation": None}
     svc = await services(runtime)
     round_ = svc.plan.round(state["round_id"])
-    evaluation = await svc.brain.evaluate(
-        round_.panelist(state["panelist_id"]),
-        round_.topic(state["topic_id"]),
-        round_,
-        state["progress"],
-        state["activity"],
+    task, done = await late.settle(
+        svc.brain.evaluate(
+            round_.panelist(state["panelist_id"]),
+            round_.topic(state["topic_id"]),
+            round_,
+            state["progress"],
+            state["activity"],
+        ),
+        get_settings().llm_post_reply_wait,
     )
-    return {"evaluation": evaluation.model_dump()}
+    if done:
+        return {"evaluation": task.result().model_dump()}
+    # Not ready: it logs itself when it arrives (close_round waits for it, bounded).
+    iid = interview_id(runtime)
+
+    async def log_when_done() -> None:
+        evaluation = await task
+        await svc.log.append(
+            iid,
+            f"{state['key']}:evaluation",
+            "evaluation",
+            visibility="private",
+            round_id=round_.id,
+            speaker=state["panelist_id"],
+            text=evaluation.rationale,
+            data=evaluation.model_dump(),
+        )
+
+    late.defer(iid, "evaluation", asyncio.ensure_future(log_when_done()), round_id=round_.id)
+    return {"evaluation": None}
