@@ -19,7 +19,6 @@ from interview_graph.engine.base import get_brain
 from interview_graph.llm.brain import read_verdict
 from interview_graph.llm.calls import OutputError
 from interview_graph.llm.stub_server import Fault, ScriptEntry, StubConfig, StubServer
-from interview_graph.plans.drafting import DraftError, draft_plan
 from interview_graph.plans.loader import resolve_plan
 from interview_graph.report import Report
 from interview_graph.selfplay import run_selfplay
@@ -197,30 +196,7 @@ async def test_the_screen_blocks_what_the_wall_missed(llm: StubServer, tmp_path:
     tokens = "".join(
         i["delta"] for i in items if i["type"] == "token" and i["message_id"] == lines[-1].key
     )
-    assert tokens == "Let's stay with the question.", "no word of the reply leaked out"
-
-
-JD = "We are hiring a data scientist: statistics, A/B testing, machine learning, Python, SQL."
-
-
-async def test_llm_drafts_a_plan_from_a_job_description(llm: StubServer) -> None:
-    proposal = json.loads(resolve_plan("data_scientist").model_dump_json())
-    llm.configure(StubConfig(scripts={"planner": [{"data": proposal}]}))
-    plan = await draft_plan(JD, get_brain("llm"))
-    assert plan.id == "data_scientist" and len(plan.rounds) == 3
-    body = next(r.body for r in llm.stats().recent if r.role == "planner")
-    user = body["messages"][-1]["content"]
-    assert "<candidate_data>" in user and "A/B testing" in user
-    assert "backend_engineer" in body["messages"][0]["content"], "an example plan is shown"
-
-
-async def test_an_invalid_drafted_plan_is_a_clear_error(llm: StubServer) -> None:
-    bad = {"id": "x", "title": "t", "role": "r", "summary": "s", "rounds": []}
-    llm.configure(StubConfig(scripts={"planner": [{"data": bad}, {"text": "no idea"}]}))
-    with pytest.raises(DraftError) as info:
-        await draft_plan(JD, get_brain("llm"))
-    assert info.value.code == "invalid_plan" and "after one repair" in str(info.value)
-    assert llm.stats().by_role["planner"] == 2, "one attempt and one repair"
+    assert tokens == lines[-1].text, "no word of the reply leaked out"
 
 
 async def test_the_screen_allows_as_soon_as_its_verdict_is_readable(llm: StubServer) -> None:
@@ -235,12 +211,6 @@ async def test_the_screen_allows_as_soon_as_its_verdict_is_readable(llm: StubSer
     assert verdict.action == "allow"
     assert time.perf_counter() - started < 1.0, "released on the verdict word"
 
-        ("allow", "allow", "ok"),
-        ("Verdict: allow", "allow", "ok"),
-        ("**Verdict**: ALLOW", "allow", "ok"),
-        ("Sure. BLOCK", "block", "prompt_injection"),
-        ("BLOCK", "block", "prompt_injection"),
-        ("blocked.", "block", "prompt_injection"),
 
 async def test_the_fallback_model_answers_when_the_primary_keeps_failing(
     stub: StubServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -249,14 +219,12 @@ async def test_the_fallback_model_answers_when_the_primary_keeps_failing(
         return ScriptEntry(fault=Fault(kind="server_error")) if request.model == "main" else None
 
     stub.configure(StubConfig(), responder=primary_down, reset_stats=True)
-        ('BLOCK\n{"category": "nonsense", "notice": "x"}', "block", "prompt_injection"),
     with llm_settings(
         monkeypatch, stub.base_url, retries="0", model="main", fallback_model="backup"
     ):
         events, _ = await _session_run(tmp_path / "i.sqlite", ["I would count with a dict."])
     models = [r.body["model"] for r in stub.stats().recent]
     assert "main" in models and "backup" in models
-    assert verdict.action == "allow" or verdict.notice, "a WARN/BLOCK always has a notice"
     assert not [e for e in events if e.kind == "llm_fallback"], "the backup model answered"
     lines = [e for e in events if e.kind == "message"]
     assert not lines[0].text.startswith("Hello, I'm"), "spoken by the backup, not offline"
@@ -267,6 +235,12 @@ async def test_the_fallback_model_answers_when_the_primary_keeps_failing(
     [
         ("ALLOW", "allow", "ok"),
         ("**Allow**", "allow", "ok"),
+        ("allow", "allow", "ok"),
+        ("Verdict: allow", "allow", "ok"),
+        ("**Verdict**: ALLOW", "allow", "ok"),
+        ("Sure. BLOCK", "block", "prompt_injection"),
+        ("BLOCK", "block", "prompt_injection"),
+        ("blocked.", "block", "prompt_injection"),
         ('ALLOW\n{"category": "silence", "reason": "no attempt"}', "allow", "silence"),
         ('ALLOW\n{"category": "made up"}', "allow", "ok"),
         ('WARN\n{"category": "off_topic", "notice": "Back to it?", "reason": "r"}', "warn", None),
@@ -275,12 +249,14 @@ async def test_the_fallback_model_answers_when_the_primary_keeps_failing(
             "block",
             "abuse",
         ),
+        ('BLOCK\n{"category": "nonsense", "notice": "x"}', "block", "prompt_injection"),
     ],
 )
 def test_the_screen_reply_is_read_word_first(reply: str, action: str, category: str | None) -> None:
     verdict = read_verdict(reply)
     assert verdict.action == action
     assert verdict.category == (category or "off_topic")
+    assert verdict.action == "allow" or verdict.notice, "a WARN/BLOCK always has a notice"
 
 
 @pytest.mark.parametrize(

@@ -156,9 +156,43 @@ async def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_notes(plan: InterviewPlan) -> None:
+    """What drafting recognised, chose and could not cover, in plain words."""
+    notes = plan.drafting
+    if notes is None:
+        return
+
+    def say(text: str) -> None:
+        console.out(text, highlight=False)
+
+    names = {r.id: r.name for r in notes.recognised}
+    if notes.recognised:
+        say(
+            "Skills recognised: "
+            + ", ".join(
+                f"{r.name} ({'; '.join(repr(m) for m in r.matched[:2])}, {r.section})"
+                for r in notes.recognised
+            )
+        )
+    else:
+        say("Skills recognised: none")
+    say(f"Role family: {notes.family_name}: {notes.family_reason}.")
+    say(f"Seniority: {notes.seniority} ({notes.seniority_reason}).")
+    for c in notes.covered:
+        how = " (related skill)" if c.how == "related" else ""
+        say(f"  covered  {names.get(c.skill, c.skill)}{how}: {', '.join(c.topics)}")
+    if notes.uncovered:
+        say("Not covered (no catalogue topic): " + ", ".join(names[s] for s in notes.uncovered))
+    say(f"Coverage of the description's skill weight: {notes.coverage:.0%}")
+    for w in notes.warnings:
+        console.print("[yellow]warning:[/yellow] ", end="")
+        say(w)
+
+
 def _print_plan(plan: InterviewPlan) -> None:
     console.print(f"[bold]{plan.title}[/bold] ({plan.id})")
     console.out(plan.summary, highlight=False)
+    _print_notes(plan)
     table = Table()
     table.add_column("Round")
     table.add_column("Panel")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from ..plans.catalogue import Catalogue
 from ..plans.models import Clarification, InterviewPlan, Panelist, Round, Topic
 from .decisions import (
     Advice,
@@ -140,13 +141,11 @@ class Brain(Protocol):
         """The final recommendation."""
         ...
 
-    async def draft_plan(
-        self, job_description: str, catalogue: list[InterviewPlan]
-    ) -> InterviewPlan:
+    async def draft_plan(self, job_description: str, catalogue: Catalogue) -> InterviewPlan:
         """Propose an interview plan for ``job_description`` (validated by the caller).
 
-        ``catalogue`` holds the shipped plans: the offline engine assembles from them, an LLM
-        uses them as examples of the schema and of the expected depth.
+        ``catalogue`` is the question catalogue (``rounds/catalogue/``): the offline engine
+        assembles from its topics, an LLM adapts the topics that match the description.
         """
         ...
 

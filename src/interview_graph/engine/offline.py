@@ -17,6 +17,7 @@ from statistics import mean
 from typing import Any, Literal
 
 from ..knowledge import knowledge_query
+from ..plans.catalogue import Catalogue
 from ..plans.models import Clarification, InterviewPlan, KeyPoint, Panelist, Round, Topic
 from .base import register_engine
 from .coverage import cover, match_any
@@ -497,9 +498,7 @@ class OfflineBrain:
             rationale += f" {len(flags)} integrity/rules flag(s) for a human to review."
         return Recommendation(decision=decision, rationale=rationale)
 
-    async def draft_plan(
-        self, job_description: str, catalogue: list[InterviewPlan]
-    ) -> InterviewPlan:
+    async def draft_plan(self, job_description: str, catalogue: Catalogue) -> InterviewPlan:
         """Assemble a plan from the catalogue's topics that match the job description's skills."""
         from ..plans.drafting import assemble_plan
 

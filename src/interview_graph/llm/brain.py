@@ -17,6 +17,7 @@ a prompt is always fenced as data.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -40,6 +41,7 @@ from ..engine.decisions import (
     Understanding,
 )
 from ..engine.offline import OfflineBrain
+from ..plans.catalogue import Catalogue
 from ..plans.models import Clarification, InterviewPlan, Panelist, Round, Topic
 from ..settings import get_settings
 from .calls import OutputError, decide, decide_early, stream_text
@@ -122,8 +124,6 @@ _PREAMBLE = frozenset(
 _MAX_PREAMBLE = 4
 _ACTIONS = {"ALLOW": "allow", "WARN": "warn", "BLOCK": "block"}
 _DEFAULT_CATEGORY = {"allow": "ok", "warn": "off_topic", "block": "prompt_injection"}
-
-
 _DEFAULT_NOTICE = {
     "warn": "Let's come back to the question, please.",
     "block": "Let's keep to the interview question, please.",
@@ -145,6 +145,8 @@ def verdict_word(text: str, *, complete: bool = True) -> tuple[str, int] | str |
         if word.group().lower() not in _PREAMBLE or n >= _MAX_PREAMBLE:
             return "unreadable"
     return "unreadable" if complete else None
+
+
 def _early_allow(partial: str) -> RulesVerdict | None:
     """The verdict as soon as its word is read (any word; WARN/BLOCK details are optional)."""
     found = verdict_word(partial, complete=False)
@@ -458,9 +460,9 @@ class LLMBrain:
             material["reply"] = scene.get("closing", "")
         if intent.move in ("repeat", "nudge", "redirect", "encourage") and topic is not None:
             material.setdefault("again", (topic.rephrasings or [topic.question])[0])
+        max_words = 25 if intent.move in ("close", "wait") else 90
         values = {
             "name": panelist.name,
-        max_words = 25 if intent.move in ("close", "wait") else 90
             "title": panelist.title,
             "round": round_.title,
             "round_description": round_.opening or round_.description,
@@ -484,12 +486,12 @@ class LLMBrain:
             "candidate": fence(scene.get("answer", "")) if scene.get("answer") else "(nothing yet)",
         }
         said = False
-        try:
-            async for chunk in stream_text(
         # The token cap follows the prompt's own word limit (plus room for punctuation).
         settings = get_settings()
         cap = int(max_words * settings.llm_tokens_per_word) + 16
         cut: dict[str, Any] = {}
+        try:
+            async for chunk in stream_text(
                 "panelist",
                 "speak",
                 values,
@@ -499,11 +501,11 @@ class LLMBrain:
             ):
                 said = True
                 yield chunk
-        except Exception:  # noqa: BLE001  # any model failure: the candidate still hears a line
-            logger.warning("speech by %s failed (said=%s)", panelist.id, said, exc_info=True)
             if "text" in cut:
                 # Cut short (cap, wall clock, a loop): the line stands as it ends cleanly.
                 scene["said"] = cut["text"]
+        except Exception:  # noqa: BLE001  # any model failure: the candidate still hears a line
+            logger.warning("speech by %s failed (said=%s)", panelist.id, said, exc_info=True)
             if said:
                 return  # the line stays as far as it got; the next turn goes on
             async for chunk in self.offline.speak(panelist, intent, topic, round_, scene):
@@ -661,45 +663,52 @@ class LLMBrain:
         bounded = _DECISIONS[max(anchor - 1, min(anchor + 1, step))]
         return Recommendation(decision=bounded, rationale=got.rationale[:800])
 
-    async def draft_plan(
-        self, job_description: str, catalogue: list[InterviewPlan]
-    ) -> InterviewPlan:
-        """The planner model proposes a plan; an invalid one (after one repair) is an error.
+    async def draft_plan(self, job_description: str, catalogue: Catalogue) -> InterviewPlan:
+        """The planner adapts the catalogue topics that match; checked, repaired once, or refused.
+
+        One call per round, in parallel (a whole plan is longer than a model's reply may be);
+        see :mod:`interview_graph.plans.adapting`.
 
         Raises:
-            DraftError: ``invalid_plan``, with what was wrong with the model's last reply.
+            DraftError: ``bad_job_description`` when no catalogue family fits the text, or
+                ``invalid_plan`` with what was wrong with the model's last reply.
         """
-        from ..plans.drafting import DraftError
+        from ..plans import adapting
+        from ..plans.drafting import DraftError, assemble_plan
 
-        example = _example(catalogue[0]) if catalogue else "{}"
-        try:
-            return await decide(
-                "planner",
-                InterviewPlan,
-                "draft_plan",
-                {"example": example, "job_description": fence(job_description, 20_000)},
-                fallback=None,
-            )
-        except OutputError as exc:
+        grounding = await asyncio.to_thread(assemble_plan, job_description, catalogue)
+        jd = fence(job_description, 20_000)
+
+        async def adapt(index: int, problems: list[str]) -> Round:
+            values = adapting.prompt_values(grounding, index, problems)
+            try:
+                return await decide(
+                    "planner", Round, "draft_plan", {**values, "job_description": jd}, fallback=None
+                )
+            except OutputError as exc:
+                raise DraftError(
+                    f"the model did not produce a valid interview round after one repair: {exc}",
+                    code="invalid_plan",
+                ) from None
+
+        count = len(grounding.rounds)
+        rounds = list(await asyncio.gather(*(adapt(i, []) for i in range(count))))
+        plan, problems = await asyncio.to_thread(adapting.check, grounding, rounds)
+        if problems:  # one repair, of the rounds with problems only
+            redo = sorted(problems)
+            again = await asyncio.gather(*(adapt(i, problems[i]) for i in redo))
+            for i, round_ in zip(redo, again, strict=True):
+                rounds[i] = round_
+            plan, problems = await asyncio.to_thread(adapting.check, grounding, rounds)
+        if problems or plan is None:
+            flat = [p for ps in problems.values() for p in ps]
             raise DraftError(
-                f"the model did not produce a valid interview plan after one repair: {exc}",
+                "the model's plan failed the content audit after one repair:\n"
+                + "\n".join(f"  - {p}" for p in flat[:10]),
                 code="invalid_plan",
-            ) from None
-
-
-def _example(plan: InterviewPlan) -> str:
-    """A complete but small plan (one round, two topics) showing the schema and the depth."""
-    first = plan.rounds[0]
-    topics = first.topics[:2]
-    used = {t.panelist for t in topics} | {p.id for p in first.panel[:2]}
-    small = first.model_copy(
-        update={"topics": topics, "panel": [p for p in first.panel if p.id in used]}
-    )
-    keep = {tag for t in topics for tag in t.knowledge_tags}
-    docs = [d for d in plan.knowledge if keep & set(getattr(d, "tags", []))][:2]
-    return plan.model_copy(update={"rounds": [small], "knowledge": docs}).model_dump_json(
-        exclude_defaults=True
-    )
+                problems=flat,
+            )
+        return adapting.with_notes(plan, grounding, "llm")
 
 
 def _material(detail: dict[str, str]) -> str:

@@ -23,6 +23,7 @@ interview_graph.plans.catalogue`` checks every file).
 
 from __future__ import annotations
 
+import logging
 import sys
 from enum import StrEnum
 from functools import lru_cache
@@ -47,6 +48,8 @@ from .models import (
     Topic,
     _Model,
 )
+
+log = logging.getLogger(__name__)
 
 CATALOGUE_DIR = ROUNDS_DIR / "catalogue"
 Seniority = Literal["junior", "mid", "senior", "staff"]
@@ -288,15 +291,38 @@ def catalogue_files(directory: Path = CATALOGUE_DIR) -> list[Path]:
     return sorted(p for p in directory.glob("*.yaml") if p.is_file())
 
 
+@lru_cache(maxsize=64)
+def _family(name: str, mtime_ns: int) -> Family | PlanError:
+    try:
+        return load_family(Path(name))
+    except PlanError as exc:
+        return exc
+
+
 @lru_cache(maxsize=4)
-def _cached(directory: str, stamp: tuple[tuple[str, int], ...]) -> Catalogue:
-    return Catalogue([load_family(Path(name)) for name, _ in stamp])
+def _cached(directory: str, stamp: tuple[tuple[str, int], ...], skip_broken: bool) -> Catalogue:
+    families = []
+    for name, mtime in stamp:
+        family = _family(name, mtime)
+        if isinstance(family, PlanError):
+            if not skip_broken:
+                raise family
+            # One broken file (a family being written) must not stop drafting from the rest.
+            log.warning("catalogue: skipping %s", family)
+            continue
+        families.append(family)
+    return Catalogue(families)
 
 
-def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
-    """The catalogue in ``directory`` (cached per set of files and modification times)."""
+def load_catalogue(directory: Path = CATALOGUE_DIR, *, skip_broken: bool = False) -> Catalogue:
+    """The catalogue in ``directory`` (cached per file and modification time).
+
+    Raises:
+        PlanError: a family file does not validate (unless ``skip_broken``, which logs it).
+    """
     files = catalogue_files(directory)
-    return _cached(str(directory), tuple((str(p), p.stat().st_mtime_ns) for p in files))
+    stamp = tuple((str(p), p.stat().st_mtime_ns) for p in files)
+    return _cached(str(directory), stamp, skip_broken)
 
 
 def audit_family(family: Family) -> list[str]:

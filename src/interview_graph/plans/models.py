@@ -335,6 +335,61 @@ class Document(_Model):
     text: Text
 
 
+class RecognisedSkill(_Model):
+    """A taxonomy skill a job description names, with the words that named it."""
+
+    id: Ident
+    name: Text
+    matched: list[Text] = Field(
+        min_length=1, description="The exact spans of the description that matched it."
+    )
+    section: Literal["title", "required", "responsibilities", "other", "nice_to_have"] = Field(
+        description="The most demanding part of the description that names it."
+    )
+    weight: float = Field(ge=0.0, description="How much the plan should care about it.")
+
+
+class SkillCoverage(_Model):
+    """Which of the plan's topics assess a recognised skill."""
+
+    skill: Ident
+    topics: list[Ident] = Field(min_length=1)
+    how: Literal["direct", "related"] = Field(
+        default="direct", description="related: the topics assess a closely related skill."
+    )
+
+
+class TopicSource(_Model):
+    """Where a drafted topic comes from and what it assesses."""
+
+    topic: Ident
+    family: Ident
+    skills: list[Ident] = Field(default_factory=list)
+
+
+class DraftNotes(_Model):
+    """What drafting a plan from a job description did, so a reader can check it."""
+
+    engine: Text = Field(description="offline, or the LLM engine that adapted the topics.")
+    family: Ident = Field(description="The catalogue role family the plan is drafted for.")
+    family_name: Text
+    family_reason: Text = Field(description="Why this family (title match, skill mass).")
+    seniority: Literal["junior", "mid", "senior", "staff"]
+    seniority_reason: Text
+    recognised: list[RecognisedSkill] = Field(default_factory=list)
+    covered: list[SkillCoverage] = Field(default_factory=list)
+    uncovered: list[Ident] = Field(
+        default_factory=list, description="Recognised skills no topic of the plan assesses."
+    )
+    coverage: float = Field(
+        ge=0.0, le=1.0, description="Share of the recognised skills' weight the plan covers."
+    )
+    sources: list[TopicSource] = Field(default_factory=list)
+    warnings: list[Text] = Field(
+        default_factory=list, description="Said plainly, e.g. poor coverage."
+    )
+
+
 class InterviewPlan(_Model):
     """A whole interview: rounds in order plus the knowledge its panel may consult."""
 
@@ -361,6 +416,9 @@ class InterviewPlan(_Model):
     show_scores: bool = Field(
         default=False, description="In practice mode, also show the candidate raw scores."
     )
+    drafting: DraftNotes | None = Field(
+        default=None, description="How the plan was drafted from a job description (if it was)."
+    )
 
     @model_validator(mode="after")
     def _check_people(self) -> InterviewPlan:
@@ -376,6 +434,14 @@ class InterviewPlan(_Model):
         round_ids = [r.id for r in self.rounds]
         if len(set(round_ids)) != len(round_ids):
             raise ValueError("duplicate round ids")
+        if self.drafting is not None:
+            # The notes claim which topics cover which skills: they must be this plan's topics.
+            topic_ids = {t.id for r in self.rounds for t in r.topics}
+            claimed = {t for c in self.drafting.covered for t in c.topics}
+            claimed |= {s.topic for s in self.drafting.sources}
+            unknown = sorted(claimed - topic_ids)
+            if unknown:
+                raise ValueError(f"drafting notes name topics the plan does not have: {unknown}")
         return self
 
     def round(self, round_id: str) -> Round:
