@@ -1,8 +1,13 @@
 """Run the candidate's code against a question's tests inside a bubblewrap sandbox.
 
 The sandbox has no network, a read-only view of only the interpreter and system libraries, a
-small private ``/tmp``, a fresh pid namespace, no environment, a seccomp deny list, and
-resource limits (CPU seconds, address space, file size, open files) applied with ``prlimit``.
+fresh pid namespace, no environment, a seccomp deny list, and resource limits (CPU seconds,
+address space, file size, open files) applied with ``prlimit`` and a cap on threads.  Nothing
+in it is writable, ``/proc`` included: a tmpfs, even a sized one, lets a loop of empty files
+pin kernel memory (tmpfs caps bytes, and bubblewrap cannot cap its inodes), so candidates get
+no scratch files.  It never runs as a privileged host user: a server running as root starts
+bubblewrap as ``nobody``, so the sandbox's user namespace maps to an unprivileged uid with no
+capabilities on the host.
 A wall-clock timer kills it, and its output is read with a cap, so neither an endless loop
 nor gigabytes of output can hurt the server.  Execution runs as an asyncio subprocess (never
 on the event loop), several at once, with a per-interview concurrency cap.
@@ -25,13 +30,16 @@ import copy
 import hashlib
 import marshal
 import os
+import pwd
 import secrets
 import shutil
+import stat
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from . import seccomp
@@ -44,7 +52,10 @@ WALL_SECONDS = 8.0
 ADDRESS_SPACE = 512 * 1024 * 1024
 FILE_SIZE = 1024 * 1024
 OPEN_FILES = 64
-TMP_SIZE = 16 * 1024 * 1024
+# Threads the candidate's program may start besides its main thread (RLIMIT_NPROC, which in
+# the sandbox's own user namespace counts only its tasks: bubblewrap's init, the interpreter
+# and its threads).
+MAX_THREADS = 16
 OUTPUT_CAP = 256 * 1024
 GLOBAL_CONCURRENCY = max(2, (os.cpu_count() or 2) * 2)
 PER_INTERVIEW = 2
@@ -53,8 +64,9 @@ PER_INTERVIEW = 2
 # results leave as repr() of plain values and are parsed here with ast.literal_eval, which
 # evaluates literals only.  Untrusted output is never unmarshalled or executed on this side.
 _HARNESS = r"""
-import io, marshal, os, sys
+import io, marshal, os, resource, sys
 spec = marshal.loads(sys.stdin.buffer.read())
+resource.setrlimit(resource.RLIMIT_NPROC, (spec.pop("tasks"),) * 2)
 nonce = spec.pop("nonce")
 real_out = os.dup(1)
 captured = io.StringIO()
@@ -130,6 +142,15 @@ def configured_mode() -> Mode:
 
 
 _PROBE: dict[str, str | None] = {}
+# The probe checks what matters most, not just that a sandbox starts: that its user is not
+# root and holds no capability.  (uid_map cannot tell the host uid from inside: bubblewrap's
+# --disable-userns nests a second user namespace, whose parent maps the uid to 0.)
+_PROBE_PROGRAM = """
+import os
+status = dict(line.split(':', 1) for line in open('/proc/self/status'))
+unprivileged = os.getuid() != 0 and int(status['CapEff'], 16) == 0
+print(6 * 7 if unprivileged else 'privileged')
+"""
 
 
 async def why_unavailable() -> str | None:
@@ -141,10 +162,17 @@ async def why_unavailable() -> str | None:
         reason = "bubblewrap (bwrap) is not installed; install the Debian package 'bubblewrap'"
     elif shutil.which("prlimit") is None:
         reason = "prlimit (util-linux) is not installed"
+    elif _interpreter() is None:
+        reason = (
+            f"the unprivileged sandbox user cannot reach the interpreter under "
+            f"{sys.base_prefix}, and there is no /usr/bin/python3.{sys.version_info.minor}"
+        )
     else:
-        result = await _execute("bwrap", "print(6 * 7)\n", "", [], probe=True)
+        result = await _execute("bwrap", _PROBE_PROGRAM, "", [], probe=True)
         if result.status != "ok" or "42" not in result.output:
             reason = f"bubblewrap cannot create a sandbox here: {result.message or result.output}"
+            if "privileged" in result.output:
+                reason = "the sandbox would run with host privileges; refusing to run code"
     _PROBE["bwrap"] = reason
     return reason
 
@@ -258,8 +286,49 @@ async def _run_tests(
     return result
 
 
-def _bwrap_argv(seccomp_fd: int | None) -> list[str]:
-    prefix = sys.base_prefix
+def _sandbox_user() -> tuple[int, int] | None:
+    """The host uid and gid to run bubblewrap as: ``nobody`` when root, else None (as is)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        return 65534, 65534
+    return entry.pw_uid, entry.pw_gid
+
+
+def _reachable(path: str, ids: tuple[int, int]) -> bool:
+    """Whether the user ``ids`` (uid, gid) may search every directory down to ``path``."""
+    target = Path(path).absolute()
+    for directory in [*reversed(target.parents), target]:
+        try:
+            info = directory.stat()
+        except OSError:
+            return False
+        if info.st_uid == ids[0]:
+            bit = stat.S_IXUSR
+        else:
+            bit = stat.S_IXGRP if info.st_gid == ids[1] else stat.S_IXOTH
+        if not info.st_mode & bit:
+            return False
+    return True
+
+
+def _interpreter() -> str | None:
+    """The Python installation (prefix) the sandbox runs, or None when there is none.
+
+    The server's own, unless the unprivileged sandbox user cannot reach it (pyenv's under a
+    root-only /root); then the system's interpreter of the same minor version, if any.
+    """
+    ids = _sandbox_user()
+    if ids is None or _reachable(sys.base_prefix, ids):
+        return sys.base_prefix
+    if os.path.exists(f"/usr/bin/python3.{sys.version_info.minor}"):
+        return "/usr"
+    return None
+
+
+def _bwrap_argv(seccomp_fd: int | None, prefix: str) -> list[str]:
     argv = [
         "bwrap",
         "--unshare-all",
@@ -281,11 +350,14 @@ def _bwrap_argv(seccomp_fd: int | None) -> list[str]:
         "/bin",
         "--proc",
         "/proc",
+        # Read-only /proc: /proc/sys (core_pattern), /proc/self/* and the rest.
+        "--remount-ro",
+        "/proc",
         "--dev",
         "/dev",
-        "--size",
-        str(TMP_SIZE),
-        "--tmpfs",
+        "--remount-ro",
+        "/dev",
+        "--dir",
         "/tmp",
         "--chdir",
         "/tmp",
@@ -307,6 +379,8 @@ def _bwrap_argv(seccomp_fd: int | None) -> list[str]:
     ]
     if not prefix.startswith("/usr"):
         argv += ["--ro-bind", prefix, prefix]
+    # Last: everything above is created in the root tmpfs, which then becomes read-only.
+    argv += ["--remount-ro", "/"]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     return argv
@@ -328,27 +402,36 @@ async def _execute(
     mode: str, code: str, function: str, cases: list[list[Any]], *, probe: bool = False
 ) -> RunResult:
     nonce = secrets.token_hex(16)
-    python = os.path.join(sys.base_prefix, "bin", "python3")
+    prefix = (_interpreter() if mode == "bwrap" else None) or sys.base_prefix
+    python = os.path.join(prefix, "bin", f"python3.{sys.version_info.minor}")
     if probe:
         program, stdin = [python, "-I", "-S", "-c", code], b""
     else:
         program = [python, "-I", "-S", "-c", _HARNESS]
-        stdin = marshal.dumps({"code": code, "function": function, "cases": cases, "nonce": nonce})
-    pass_fds: tuple[int, ...] = ()
+        # bubblewrap's init and the interpreter, then the threads.
+        tasks = MAX_THREADS + 2
+        stdin = marshal.dumps(
+            {"code": code, "function": function, "cases": cases, "nonce": nonce, "tasks": tasks}
+        )
+    seccomp_fd = None
     filter_file = None
+    user: dict[str, Any] = {}
     if mode == "bwrap":
-        seccomp_fd = None
         if seccomp.available():
             filter_file = tempfile.TemporaryFile()
             filter_file.write(seccomp.build_filter())
             filter_file.seek(0)
             seccomp_fd = filter_file.fileno()
-            pass_fds = (seccomp_fd,)
-        argv = _prlimit_argv() + _bwrap_argv(seccomp_fd) + ["--"] + program
+        argv = _prlimit_argv() + _bwrap_argv(seccomp_fd, prefix) + ["--"] + program
         env = {"PATH": "/usr/bin:/bin"}
+        if ids := _sandbox_user():
+            # Dropped in the child before prlimit and bubblewrap are executed: no extra exec,
+            # and no supplementary groups of root's are kept.
+            user = {"user": ids[0], "group": ids[1], "extra_groups": [], "cwd": "/"}
     else:
         argv = _prlimit_argv() + program
         env = {"PATH": "/usr/bin:/bin", "HOME": tempfile.gettempdir()}
+    pass_fds = () if seccomp_fd is None else (seccomp_fd,)
     started = time.perf_counter()
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -359,6 +442,7 @@ async def _execute(
             env=env,
             pass_fds=pass_fds,
             start_new_session=True,
+            **user,
         )
     finally:
         if filter_file is not None:
@@ -366,7 +450,7 @@ async def _execute(
     status, out = await _collect(proc, stdin)
     duration = (time.perf_counter() - started) * 1000
     text = out.decode("utf-8", "replace")
-    sandbox = mode + ("+seccomp" if pass_fds else "")
+    sandbox = mode + ("+seccomp" if seccomp_fd is not None else "")
     if status != "ok":
         message = {
             "timeout": f"stopped after {WALL_SECONDS:.0f} s (time limit)",
