@@ -10,6 +10,7 @@ import platform
 import shutil
 import struct
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -506,3 +507,9 @@ def test_the_seccomp_filter_refuses_escape_routes_and_allows_threads_only() -> N
         assert _verdict(program, 56, (CLONE_THREADS | namespace,)) == eperm, hex(namespace)
     assert _verdict(program, 0, arch=0x40000003) == 0x80000000  # i386 syscalls: killed
     assert _verdict(program, 0x40000000 | 41) == eperm  # x32
+
+
+def test_the_editor_tells_candidates_what_the_sandbox_allows() -> None:
+    # The candidate learns the limits before hitting them ("can't start new thread", EROFS).
+    page = Path(sandbox.__file__).parents[1] / "api" / "static" / "index.html"
+    assert f"up to {sandbox.MAX_THREADS} threads, and no files" in page.read_text()
