@@ -315,6 +315,15 @@ async def test_refused_when_the_sandbox_would_keep_host_root(
     assert result.status == "refused" and "host privileges" in result.message
 
 
+async def test_even_the_unsafe_development_mode_does_not_run_code_as_root(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INTERVIEW_SANDBOX", "unsafe-rlimit-only")
+    result = await attack("return [os.geteuid(), os.getegid(), os.getgroups()]")
+    uid, gid, groups = result.tests[0].got
+    assert uid != 0 and gid != 0 and 0 not in groups
+
+
 async def test_from_the_host_the_sandboxed_processes_are_unprivileged() -> None:
     task = asyncio.create_task(attack("import time\ntime.sleep(1.5)\nreturn a + b"))
     statuses: list[dict[str, str]] = []

@@ -66,7 +66,9 @@ PER_INTERVIEW = 2
 _HARNESS = r"""
 import io, marshal, os, resource, sys
 spec = marshal.loads(sys.stdin.buffer.read())
-resource.setrlimit(resource.RLIMIT_NPROC, (spec.pop("tasks"),) * 2)
+tasks, hard = spec.pop("tasks"), resource.getrlimit(resource.RLIMIT_NPROC)[1]
+tasks = tasks if hard == resource.RLIM_INFINITY else min(tasks, hard)
+resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
 nonce = spec.pop("nonce")
 real_out = os.dup(1)
 captured = io.StringIO()
@@ -402,7 +404,7 @@ async def _execute(
     mode: str, code: str, function: str, cases: list[list[Any]], *, probe: bool = False
 ) -> RunResult:
     nonce = secrets.token_hex(16)
-    prefix = (_interpreter() if mode == "bwrap" else None) or sys.base_prefix
+    prefix = _interpreter() or sys.base_prefix
     python = os.path.join(prefix, "bin", f"python3.{sys.version_info.minor}")
     if probe:
         program, stdin = [python, "-I", "-S", "-c", code], b""
@@ -424,13 +426,14 @@ async def _execute(
             seccomp_fd = filter_file.fileno()
         argv = _prlimit_argv() + _bwrap_argv(seccomp_fd, prefix) + ["--"] + program
         env = {"PATH": "/usr/bin:/bin"}
-        if ids := _sandbox_user():
-            # Dropped in the child before prlimit and bubblewrap are executed: no extra exec,
-            # and no supplementary groups of root's are kept.
-            user = {"user": ids[0], "group": ids[1], "extra_groups": [], "cwd": "/"}
     else:
         argv = _prlimit_argv() + program
         env = {"PATH": "/usr/bin:/bin", "HOME": tempfile.gettempdir()}
+    if ids := _sandbox_user():
+        # Dropped in the child before prlimit (and bubblewrap) are executed: no extra exec,
+        # and none of root's supplementary groups are kept.  In both modes: even the unsafe
+        # one never runs candidate code as root.
+        user = {"user": ids[0], "group": ids[1], "extra_groups": [], "cwd": "/"}
     pass_fds = () if seccomp_fd is None else (seccomp_fd,)
     started = time.perf_counter()
     try:
