@@ -260,6 +260,7 @@ async def build_report(svc: Services, state: InterviewState, interview: str) -> 
         [
             *await svc.log.events(interview, kind="llm_usage"),
             *await svc.log.events(interview, kind="llm_fallback"),
+            *await svc.log.events(interview, kind="llm_method"),
             *await svc.log.events(interview, kind="candidate_message"),
         ]
     )

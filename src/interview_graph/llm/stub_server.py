@@ -180,6 +180,11 @@ class StubConfig(BaseModel):
         default_factory=dict, description="Role (or '*') → replies consumed in order."
     )
     models: list[str] = Field(default_factory=lambda: ["stub-model"])
+    refuse: list[Literal["json_schema", "json_object", "tools"]] = Field(
+        default_factory=list,
+        description="Structured-output methods answered with HTTP 500 naming the field, as "
+        "llama-cpp-python's server answers json_schema.",
+    )
     keep_requests: int = Field(default=50, ge=0, description="How many request bodies to keep.")
 
 
@@ -241,8 +246,9 @@ class ChatRequest(BaseModel):
             spec = (self.response_format or {}).get("json_schema") or {}
             schema = spec.get("schema")
             return schema if isinstance(schema, dict) else {}
-        if mode == "json_object":
-            return {"type": "object"}
+        if mode == "json_object":  # llama-cpp-python's extension: a schema beside the type
+            schema = (self.response_format or {}).get("schema")
+            return schema if isinstance(schema, dict) else {"type": "object"}
         return {}
 
 
@@ -796,6 +802,19 @@ def _error(status: int, message: str, kind: str, code: str | None) -> JSONRespon
     return JSONResponse(body, status_code=status)
 
 
+def _refused(config: StubConfig, request: ChatRequest) -> str:
+    """The error a server that lacks a structured-output method gives ('' when it has it)."""
+    kind = (request.response_format or {}).get("type")
+    if kind in config.refuse:
+        return (
+            "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', "
+            f"'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': '{kind}'}}"
+        )
+    if request.tools and "tools" in config.refuse:
+        return "1 validation error: ('body', 'tools'): tools are not supported"
+    return ""
+
+
 def _usage(request: ChatRequest, completion: _Completion) -> dict[str, int]:
     prompt = estimate_tokens(" ".join(_content_text(m.get("content")) for m in request.messages))
     done = len([p for p in completion.pieces if p])
@@ -879,6 +898,9 @@ def create_app(state: StubState | None = None) -> FastAPI:
             request = ChatRequest.model_validate(body).model_copy(update={"role": role})
         except (ValueError, ValidationError) as exc:
             return _error(400, f"invalid request: {exc}", "invalid_request_error", None)
+        refused = _refused(stub.config, request)
+        if refused:
+            return _error(500, refused, "internal_server_error", None)
         try:
             plan = stub.plan(request, body)
         except Exception as exc:  # a broken responder is the test's bug: report it as a 500
