@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 from .. import late
 from ..context import interview_id, services
 from ..engine.decisions import ANSWERING_MOVES, Intent, RulesVerdict
+from ..llm.prompts import scrub, scrub_speech
 from ..memory import ASKED, OBSERVATIONS, REFLECTIONS, capped
 from ..settings import get_settings
 from .state import PanelistState
@@ -164,7 +165,8 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
         "notes": [n["snippet"] for n in state.get("notes", [])[:3]],
         "memory": state["memory"],
     }
-    speech = svc.brain.speak(panelist, intent, topic, round_, scene)
+    # Prompt scaffolding a model echoes ("</candidate_data>", "(none yet)") is never said.
+    speech = scrub_speech(svc.brain.speak(panelist, intent, topic, round_, scene))
     released = False  # the reply went out before the screen decided
     try:
         grace = settings.llm_screen_grace
@@ -180,7 +182,7 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
         parts = [verdict.notice or "Let's keep to the interview question, please."]
         emit(parts[0])
     # A reply cut short (token cap, wall clock, a loop) stands as it ends cleanly.
-    said = str(scene.get("said") or "".join(parts)).strip()
+    said = scrub(str(scene.get("said") or "".join(parts))).strip()
     event = await svc.log.append(
         interview_id(runtime),
         key,
