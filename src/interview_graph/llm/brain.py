@@ -675,6 +675,7 @@ class LLMBrain:
         """
         from ..plans import adapting
         from ..plans.drafting import DraftError, assemble_plan
+        from ..plans.slugs import slugged
 
         grounding = await asyncio.to_thread(assemble_plan, job_description, catalogue)
         jd = fence(job_description, 20_000)
@@ -682,8 +683,13 @@ class LLMBrain:
         async def adapt(index: int, problems: list[str]) -> Round:
             values = adapting.prompt_values(grounding, index, problems)
             try:
+                # Ids slugified first: some servers ignore the schema's pattern.
                 return await decide(
-                    "planner", Round, "draft_plan", {**values, "job_description": jd}, fallback=None
+                    "planner",
+                    slugged(Round),
+                    "draft_plan",
+                    {**values, "job_description": jd},
+                    fallback=None,
                 )
             except OutputError as exc:
                 raise DraftError(
