@@ -345,6 +345,7 @@ class Connection:
                 engine=self.settings.engine,
                 plans=[{"id": plan.id, "title": plan.title, "role": plan.role}],
                 status="started",
+                drafting=plan.drafting,
             ).model_dump()
         )
         await runner.attach(self, 0)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from ..feedback import CandidateFeedback
 from ..plans.drafting import MAX_JOB_DESCRIPTION
+from ..plans.models import DraftNotes
 
 PROTOCOL_VERSION = 1
 MAX_TEXT = 8_000
@@ -156,6 +157,12 @@ class Session(_Event):
     engine: str | None = None
     plans: list[dict[str, str]] = Field(default_factory=list)
     status: Literal["logged_in", "started", "resumed", "finished"]
+    drafting: DraftNotes | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,  # frames of plans not drafted stay as they were
+        description="On a start from a job description: what was recognised in it, the role "
+        "family and why, which topics cover which skills and which skills nothing covers.",
+    )
 
 
 class Ack(_Event):

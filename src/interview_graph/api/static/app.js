@@ -126,6 +126,7 @@
     pingTimer: null,
     awaiting: null, // "start" | "resume" while such a request is outstanding
     plans: [],
+    source: "plan", // what Start starts: "plan" (the list) or "jd" (the description box)
 
     interviewId: null,
     lastSeq: 0, // highest persisted seq applied to this page
@@ -404,6 +405,41 @@
     clearResults();
     updateQuestion();
     $("feedback").replaceChildren();
+    showDrafting(null);
+  }
+
+  // --- what the server did with a job description ------------------------------------------
+
+  /** The drafting notes of a plan drafted from a job description, shown above the transcript. */
+  function showDrafting(notes) {
+    const box = $("drafting-notes");
+    if (!notes) {
+      box.hidden = true;
+      box.replaceChildren();
+      return;
+    }
+    const names = Object.fromEntries((notes.recognised || []).map((s) => [s.id, s.name]));
+    const recognised = (notes.recognised || []).map((s) =>
+      el("li", { dataset: { skill: s.id, section: s.section } }, el("strong", { text: s.name }),
+        ` — “${(s.matched || []).join("”, “")}” (${String(s.section).replace(/_/g, " ")})`));
+    const covered = (notes.covered || []).map((c) =>
+      el("li", { dataset: { skill: c.skill } }, el("strong", { text: names[c.skill] || c.skill }),
+        `${c.how === "related" ? " (a related skill)" : ""}: ${c.topics.length} ${c.topics.length === 1 ? "question" : "questions"}`));
+    const uncovered = (notes.uncovered || []).map((id) => el("li", { text: names[id] || id, dataset: { skill: id } }));
+    box.replaceChildren(
+      el("summary", { text: `Drafted for this job description: ${notes.family_name} interview (${notes.seniority})` }),
+      el("p", { className: "muted", text: `Why ${notes.family_name}: ${notes.family_reason}.` }),
+      ...(notes.warnings || []).map((w) => el("p", { className: "warning", text: w, dataset: { testid: "drafting-warning" } })),
+      el("h3", { text: "Skills recognised in the description" }),
+      el("ul", { attrs: { "data-testid": "drafting-recognised" } }, ...recognised),
+      el("h3", { text: "Covered by this interview" }),
+      el("ul", { attrs: { "data-testid": "drafting-covered" } }, ...covered),
+      el("h3", { text: "Not covered (no question in the catalogue)" }),
+      uncovered.length
+        ? el("ul", { attrs: { "data-testid": "drafting-uncovered" } }, ...uncovered)
+        : el("p", { className: "muted", text: "Nothing: every recognised skill is covered.", attrs: { "data-testid": "drafting-uncovered" } }),
+    );
+    box.hidden = false;
   }
 
   // --- incoming frames -------------------------------------------------------------------
@@ -467,6 +503,7 @@
     if (frame.status === "started") {
       hideNotice();
       resetInterview();
+      showDrafting(frame.drafting || null);
       state.interviewId = frame.interview_id;
       rememberInterview();
       showView("interview");
@@ -1048,6 +1085,30 @@
   function showPlanRole() {
     const plan = state.plans.find((p) => p.id === $("plan-select").value);
     $("plan-role").textContent = plan && plan.role ? `Role: ${plan.role}` : "";
+    showSource();
+  }
+
+  // What "Start interview" starts: the user's last explicit choice, a plan picked in the list
+  // or a job description typed in the box.  A description left in the box never overrides a
+  // plan picked after it.
+  function chooseSource(source) {
+    state.source = source;
+    showSource();
+  }
+
+  function startSource() {
+    return state.source === "jd" && $("jd-input").value.trim() ? "jd" : "plan";
+  }
+
+  function showSource() {
+    const plan = state.plans.find((p) => p.id === $("plan-select").value);
+    const jd = startSource() === "jd";
+    $("jd-input").classList.toggle("in-use", jd);
+    $("plan-select").classList.toggle("in-use", !jd);
+    $("start-source").textContent = jd
+      ? "Starts an interview drafted for the job description below."
+      : `Starts the plan “${plan ? plan.title || plan.id : "—"}”.`;
+    $("start-source").dataset.source = jd ? "jd" : "plan";
   }
 
   const MODE_HINTS = {
@@ -1077,11 +1138,12 @@
   function startInterview(event) {
     event.preventDefault();
     const plan = $("plan-select").value;
-    const jobDescription = $("jd-input").value.trim();
+    const jobDescription = startSource() === "jd" ? $("jd-input").value.trim() : "";
     if ((!plan && !jobDescription) || !state.loggedIn) return;
     forgetInterview();
     state.awaiting = "start";
-    // A job description takes precedence: the server drafts a plan for it (this can take a while).
+    // The user's last explicit choice: the server drafts a plan for a description (this can take
+    // a while), or starts the plan picked.
     const frame = jobDescription ? { type: "start", job_description: jobDescription } : { type: "start", plan };
     // Practice or assessment; left unset, the server uses the plan's mode.
     const mode = $("mode-select").value;
@@ -1098,6 +1160,9 @@
 
   function newInterview() {
     forgetInterview();
+    // A new interview starts from a clean form: the last description must not be reused unseen.
+    $("jd-input").value = "";
+    chooseSource("plan");
     // A fresh connection: log in again and pick a plan.
     disconnect();
     setTimeout(reconnectNow, 0);
@@ -1133,7 +1198,11 @@
   function init() {
     $("login-form").addEventListener("submit", signIn);
     $("plan-form").addEventListener("submit", startInterview);
-    $("plan-select").addEventListener("change", showPlanRole);
+    $("plan-select").addEventListener("change", () => {
+      chooseSource("plan");
+      showPlanRole();
+    });
+    $("jd-input").addEventListener("input", () => chooseSource($("jd-input").value.trim() ? "jd" : "plan"));
     $("mode-select").addEventListener("change", showModeHint);
     showModeHint();
     $("message-form").addEventListener("submit", (event) => {
