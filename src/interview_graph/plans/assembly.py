@@ -278,7 +278,10 @@ def build_plan(
         for c in notes.covered
         if c.how == "direct"
     ]
-    summary = f"A {len(rounds)}-round loop for a {level} {role}. {family.summary}"
+    # "Senior Data Engineer" already says its level; "Product Designer" gets it added.
+    named = any(w in role.lower() for w in ("junior", "senior", "staff", "lead", "principal"))
+    who = role if named else f"{role} ({level} level)"
+    summary = f"A {len(rounds)}-round loop for a {who}. {family.summary}"
     if covered:
         summary += f" Drafted for this advert: it assesses {_names(covered)}."
     digest = hashlib.sha256(job_description.strip().encode("utf-8")).hexdigest()[:8]

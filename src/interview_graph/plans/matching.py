@@ -15,7 +15,7 @@ family's topics, never with another family's: when coverage is poor, the notes s
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .catalogue import (
@@ -36,6 +36,10 @@ MAX_TOPICS_PER_ROUND = 3
 MAX_ROUNDS: dict[Seniority, int] = {"junior": 3, "mid": 4, "senior": 4, "staff": 5}
 # A skill covered once more is worth this share of its weight (diminishing returns).
 REPEAT_VALUE = 0.3
+# A topic's skills after its first (main) one count for this share.
+SECONDARY_VALUE = 0.4
+# How much of a cover a topic's secondary skill gets (for the diminishing returns).
+TOUCH_VALUE = 0.3
 # A topic on a related skill covers this share of it.
 RELATED_VALUE = 0.4
 # Same format and at least this Jaccard overlap of skills: the same question twice.
@@ -224,7 +228,7 @@ class _Cover:
     def __init__(self, found: list[Found], catalogue: Catalogue) -> None:
         self.weights = {i.skill.id: i.weight for i in found}
         self.required = {i.skill.id for i in found if i.section in REQUIRED_SECTIONS}
-        self.count: Counter[str] = Counter()
+        self.count: dict[str, float] = defaultdict(float)
         self.related: dict[str, set[str]] = {}
         for s in catalogue.skills.values():
             for r in s.related:
@@ -235,8 +239,11 @@ class _Cover:
     def value(self, topic: CatalogueTopic) -> float:
         gain = 0.0
         own = set(topic.skills)
-        for s in own & self.weights.keys():
-            gain += self.weights[s] * REPEAT_VALUE ** self.count[s]
+        for i, s in enumerate(topic.skills):
+            if s in self.weights:
+                # A topic is mostly about its first skill; the others it touches on.
+                share = 1.0 if i == 0 else SECONDARY_VALUE
+                gain += share * self.weights[s] * REPEAT_VALUE ** self.count[s]
         near = {r for s in own for r in self.related.get(s, ())} - own
         for s in near & self.weights.keys():
             gain += RELATED_VALUE * self.weights[s] * REPEAT_VALUE ** self.count[s]
@@ -258,8 +265,10 @@ class _Cover:
         )
 
     def add(self, topic: CatalogueTopic) -> None:
-        for s in topic.skills:
-            self.count[s] += 1
+        # A topic covers its main skill fully and only touches the others: a question on
+        # file layout that mentions Spark leaves room for the Spark question.
+        for i, s in enumerate(topic.skills):
+            self.count[s] += 1.0 if i == 0 else TOUCH_VALUE
 
 
 def _eligible(c: Candidate, template: RoundTemplate, level: Seniority, strict: bool) -> bool:
