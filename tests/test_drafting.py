@@ -277,6 +277,24 @@ def test_the_issue_descriptions_get_recognisable_plans() -> None:
     assert all(r.description == templates[r.id] for r in design.rounds)
 
 
+def test_poor_coverage_is_said_plainly_not_padded(catalogue: Catalogue) -> None:
+    _need_family("product_design")
+    _need_family("data_engineering")
+    text = (
+        "Product Designer\n\nWhat you'll need\n- Apache Spark and Kafka in production\n"
+        "- Airflow DAGs and dbt models\n- Figma\n"
+    )
+    plan = assemble_plan(text, catalogue)
+    notes = plan.drafting
+    assert notes is not None and notes.family == "product_design"
+    assert {s.family for s in notes.sources} == {"product_design"}, "no engineering topic"
+    assert all(r.kind is not QuestionKind.CODING for r in plan.rounds)
+    names = {s.id: s.name for s in notes.recognised}
+    uncovered = {names[s] for s in notes.uncovered}
+    assert {"Apache Spark", "Workflow orchestration", "dbt"} <= uncovered or len(uncovered) >= 3
+    assert any(w.startswith("Coverage is poor") for w in notes.warnings), notes.warnings
+
+
 def test_drafting_is_deterministic(catalogue: Catalogue) -> None:
     _need_family("product_design")
     first = assemble_plan(jd("product_design"), catalogue)

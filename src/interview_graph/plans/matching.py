@@ -168,10 +168,12 @@ def choose_family(
             f"; its topics assess {len(own)} of the {len(found)} recognised skills "
             f"({mass.get(family.id, 0.0) / total:.0%} of their weight: {names})"
         )
+    # A role that writes no code never borrows an engineering loop's questions.
     borrowable = [
         f
         for f in families
         if f.id != family.id
+        and (family.engineering or not f.engineering)
         and mass.get(f.id, 0.0) >= BORROW_SHARE * max(mass.get(family.id, 0.0), 1.0)
     ]
     return FamilyChoice(family, why, borrowable)
