@@ -86,7 +86,7 @@ def _build_round(
     general: Family | None,
     level: Seniority,
     people: _People,
-) -> tuple[Round, dict[str, tuple[Family, str]]]:
+) -> Round:
     seats: dict[str, tuple[Family, Persona]] = {}
     asker_of: dict[str, str] = {}
     load: dict[str, int] = {}
@@ -112,12 +112,10 @@ def _build_round(
         seats.setdefault(people.id_for(family, p), (family, p))
 
     competencies: dict[str, Competency] = {}
-    origin: dict[str, tuple[Family, str]] = {}
     for c in picked:
         defined = {x.id: x for x in c.family.competencies}
         for cid in c.topic.competencies:
             competencies.setdefault(cid, defined[cid])
-        origin[c.topic.id] = (c.family, c.topic.id)
     scored = list(competencies)
     panel = []
     for pid, (_, persona) in seats.items():
@@ -150,7 +148,7 @@ def _build_round(
         rubric=Rubric(competencies=list(competencies.values())),
         rules=rules,
     )
-    return round_, origin
+    return round_
 
 
 def _knowledge(picked: list[Candidate]) -> list[Document]:
@@ -232,7 +230,7 @@ def notes_for(
                 id=i.skill.id,
                 name=i.skill.name,
                 matched=i.matched,
-                section="other" if i.section == "about" else i.section,
+                section=i.section,
                 weight=i.weight,
             )
             for i in found
@@ -266,7 +264,7 @@ def build_plan(
     plan_topics: list[tuple[Family, Topic, list[str]]] = []
     picked_all: list[Candidate] = []
     for template, picked in selection.rounds:
-        round_, _ = _build_round(template, picked, family, general, level, people)
+        round_ = _build_round(template, picked, family, general, level, people)
         rounds.append(round_)
         picked_all += picked
         plan_topics += [

@@ -343,8 +343,8 @@ class RecognisedSkill(_Model):
     matched: list[Text] = Field(
         min_length=1, description="The exact spans of the description that matched it."
     )
-    section: Literal["title", "required", "responsibilities", "other", "nice_to_have"] = Field(
-        description="The most demanding part of the description that names it."
+    section: Literal["title", "required", "responsibilities", "other", "nice_to_have", "about"] = (
+        Field(description="The most demanding part of the description that names it.")
     )
     weight: float = Field(ge=0.0, description="How much the plan should care about it.")
 
