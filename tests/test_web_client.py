@@ -623,6 +623,11 @@ def test_start_from_a_job_description(server: str, page: Any, errors: list[str])
     page.wait_for_selector("#transcript .msg.panel[data-question-id]:not(.streaming)")
     asked = page.get_attribute("#transcript .msg.panel[data-question-id]", "data-question-id")
     assert asked in topics, asked
+    # A reload resumes the interview and still shows what the plan was drafted from.
+    page.reload()
+    page.wait_for_selector("#transcript .msg.panel[data-question-id]:not(.streaming)")
+    page.wait_for_selector("#drafting-notes", state="visible")
+    assert "User research" in page.text_content("#drafting-notes")
     assert not errors
 
 

@@ -29,6 +29,7 @@
     token: "interview.token",
     interview: "interview.current", // {interview_id, last_seq}
     drafts: "interview.drafts", // {interview_id, drafts: {question_id: code}}
+    drafting: "interview.drafting", // {interview_id, notes}: what a drafted plan was built from
   };
   // Events written to the interview's log: they carry its seq and are replayed on resume.
   const PERSISTED = new Set([
@@ -375,6 +376,7 @@
   function forgetInterview() {
     save(STORE.interview, null);
     save(STORE.drafts, null);
+    save(STORE.drafting, null);
     state.interviewId = null;
     resetInterview();
   }
@@ -505,12 +507,16 @@
       resetInterview();
       showDrafting(frame.drafting || null);
       state.interviewId = frame.interview_id;
+      save(STORE.drafting, frame.drafting ? { interview_id: frame.interview_id, notes: frame.drafting } : null);
       rememberInterview();
       showView("interview");
       $("message-input").focus();
     } else if (frame.status === "resumed" || frame.status === "finished") {
       if (frame.interview_id) state.interviewId = frame.interview_id;
       if (frame.status === "finished") state.finished = true;
+      // A reload keeps what the plan was drafted from (the resumed session does not repeat it).
+      const drafting = load(STORE.drafting);
+      if (drafting && drafting.interview_id === state.interviewId) showDrafting(drafting.notes);
       if (state.feedback) showView("feedback");
       else if (currentView() !== "interview") showView("interview");
     }
