@@ -246,7 +246,15 @@ def test_a_description_gets_a_plan_of_its_own_role_family(name: str) -> None:
     assert set(families.values()) <= allowed, families
     assert set(families) == {t.id for r in plan.rounds for t in r.topics}
     catalogue = catalogue_for(ROUNDS)
-    if not catalogue.families[expected["family"]].engineering:
+    family = catalogue.families[expected["family"]]
+    # A panel of two or three from the family's personas; one id is one person throughout.
+    if len(family.personas) >= 2:
+        assert all(len(r.panel) >= 2 for r in plan.rounds), [len(r.panel) for r in plan.rounds]
+    people: dict[str, str] = {}
+    for r in plan.rounds:
+        for person in r.panel:
+            assert people.setdefault(person.id, person.name) == person.name
+    if not family.engineering:
         assert all(r.kind is not QuestionKind.CODING for r in plan.rounds)
         assert all(t.coding is None for r in plan.rounds for t in r.topics)
 

@@ -37,6 +37,7 @@ from .skills import REQUIRED_SECTIONS, Found
 # Coverage of the required skills' weight under which the notes say the plan is thin.
 POOR_COVERAGE = 0.5
 _TURNS_PER_TOPIC = 8
+MIN_PANEL = 2
 _MINUTES = {QuestionKind.CODING: 20, QuestionKind.SYSTEM_DESIGN: 20}
 
 
@@ -108,6 +109,16 @@ def _build_round(
     )
     for p in colleagues:
         if len(seats) >= wanted:
+            break
+        seats.setdefault(people.id_for(family, p), (family, p))
+    # A round no second persona asks for still gets a second listener: whoever on the
+    # family's panel cares most about what the round scores.
+    scored_ids = {x for c in picked for x in c.topic.competencies}
+    listeners = sorted(
+        family.personas, key=lambda p: (-len(set(p.focus) & scored_ids), family.personas.index(p))
+    )
+    for p in listeners:
+        if len(seats) >= MIN_PANEL:
             break
         seats.setdefault(people.id_for(family, p), (family, p))
 
