@@ -39,6 +39,7 @@ from interview_graph.plans.drafting import (
     role_from,
 )
 from interview_graph.plans.loader import load_plan
+from interview_graph.plans.matching import MAX_ROUNDS
 from interview_graph.plans.models import Competency, InterviewPlan, QuestionKind
 from interview_graph.plans.skills import find_skills, seniority
 from interview_graph.selfplay import run_selfplay
@@ -283,6 +284,25 @@ def test_the_issue_descriptions_get_recognisable_plans() -> None:
     general = catalogue_for(ROUNDS).families.get("general")
     templates |= {r.id: r.description for r in (general.rounds if general else [])}
     assert all(r.description == templates[r.id] for r in design.rounds)
+
+
+def test_seniority_shapes_rounds_topics_and_panel(catalogue: Catalogue) -> None:
+    _need_family("product_design")
+    text = jd("product_design").replace("3+ years", "1 year", 1)
+    junior = assemble_plan(
+        text.replace("Product Designer", "Junior Product Designer", 1), catalogue
+    )
+    senior = assemble_plan(
+        text.replace("Product Designer", "Senior Product Designer", 1), catalogue
+    )
+    assert junior.drafting and junior.drafting.seniority == "junior"
+    assert senior.drafting and senior.drafting.seniority == "senior"
+    assert len(junior.rounds) <= MAX_ROUNDS["junior"] < len(senior.rounds)
+    family = catalogue.families["product_design"]
+    levels = {t.id: t.seniority for t in family.topics}
+    topics = [t.id for r in junior.rounds for t in r.topics]
+    assert sum("junior" in levels[t] for t in topics) >= 0.75 * len(topics)
+    assert max(len(r.panel) for r in senior.rounds) == 3
 
 
 def test_poor_coverage_is_said_plainly_not_padded(catalogue: Catalogue) -> None:
