@@ -170,7 +170,8 @@ def _print_notes(plan: InterviewPlan) -> None:
         say(
             "Skills recognised: "
             + ", ".join(
-                f"{r.name} ({'; '.join(repr(m) for m in r.matched[:2])}, {r.section})"
+                f"{r.name} ({'; '.join(repr(m) for m in r.matched[:2])}, "
+                f"{r.section.replace('_', ' ')})"
                 for r in notes.recognised
             )
         )
