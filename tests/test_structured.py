@@ -134,3 +134,17 @@ def test_the_report_shows_the_method_per_role() -> None:
     assert usage.methods == {"evaluator": "json_object"}
     assert usage.model_dump()["methods"] == {"evaluator": "json_object"}
     assert "methods" not in summarise_usage([]).model_dump()  # offline reports keep their shape
+
+
+def test_json_is_taken_from_prose_and_from_tool_calls() -> None:
+    from langchain_core.messages import AIMessage
+
+    prose = AIMessage(content='Sure! Here it is: {"choice": "a", "confidence": 0.5} Hope it helps.')
+    assert Pick.model_validate_json(str(structured.as_json_reply(prose, "json").content))
+    call = AIMessage(
+        content="",
+        tool_calls=[{"name": "Pick", "args": {"choice": "b", "confidence": 1}, "id": "c1"}],
+    )
+    assert Pick.model_validate_json(str(structured.as_json_reply(call, "tools").content))
+    # json_schema replies are left as they are (the repair shows the model its own reply).
+    assert structured.as_json_reply(prose, "json_schema") is prose
