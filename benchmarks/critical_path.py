@@ -23,6 +23,12 @@ call by call rather than tuned away.
 
 Writes ``<out>/critical_path.json`` and ``<out>/critical_path.png``; a full run into the
 default ``--out`` also rewrites its section of ``benchmarks/RESULTS.md``.
+
+``--server fake`` runs the same candidate against ``benchmarks/fake_openai.py`` instead, an
+independent OpenAI-compatible server that ignores the screen's format (``--screen prose`` or
+``label``): the first token must not depend on it.  It also times each reply's spread (first
+token → the persisted message) and counts its token frames, to show the reply still streams.
+Its results go to the ``critical_path_fake`` section.
 """
 
 from __future__ import annotations
@@ -575,6 +581,155 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def start_fake(work: Path, *, ttft: float, tps: float, screen: str) -> b.Proc:
+    """Start ``benchmarks/fake_openai.py`` in its own process."""
+    import subprocess
+
+    port = b.free_port()
+    log = work / f"fake-{port}.log"
+    popen = subprocess.Popen(
+        [b.PYTHON, str(b.BENCH / "fake_openai.py"), "--port", str(port), "--ttft", str(ttft),
+         "--tps", str(tps), "--screen", screen],
+        cwd=b.ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    proc = b.Proc("fake", popen, log, port)
+    b._wait_http(proc, f"http://127.0.0.1:{port}/v1/models")
+    return proc
+
+
+async def spread_of(conv: b.Conversation, within: float = 120) -> tuple[float, int]:
+    """After a reply's first token: seconds until its message frame, and its token frames."""
+    import json
+
+    started, tokens = time.perf_counter(), 1
+    async with asyncio.timeout(within):
+        while True:
+            event = json.loads(await conv.ws.recv())
+            if event["type"] == "token":
+                tokens += 1
+                continue
+            conv._note(event)
+            if event["type"] == "message":
+                return time.perf_counter() - started, tokens
+
+
+async def measure_fake(server: b.Proc, args: argparse.Namespace, label: str) -> dict[str, Any]:
+    """Time ``args.turns`` answers against the fake: first token, spread, token frames."""
+    loaded = resolve_plan(args.plan)
+    records: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    interviews = 0
+    load_before = b.loadavg()
+    while len(records) < args.turns and len(failures) < 5:
+        interviews += 1
+        conv = b.Conversation(
+            f"ws://127.0.0.1:{server.port}/ws", f"fake{interviews}", args.plan,
+            b.Candidate(loaded, args.level),
+        )
+        try:
+            await conv.open()
+            while len(records) < args.turns and await conv.wait_turn(args.think):
+                latency, _sent, _text = await conv.answer()
+                spread, tokens = await spread_of(conv)
+                records.append({"latency": latency, "spread": spread, "tokens": tokens})
+                if len(records) % 5 == 0:
+                    print(f"  [{label}] turn {len(records)}: {latency * 1000:.1f} ms, "
+                          f"spread {spread * 1000:.0f} ms, {tokens} tokens", flush=True)
+        except (TimeoutError, RuntimeError, EOFError, OSError) as exc:
+            failures.append({"after_turn": len(records), "error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            await conv.close()
+    latency = b.summary([r["latency"] for r in records])
+    return {
+        "label": label,
+        "ttft": args.ttft,
+        "tps": args.tps,
+        "turns": len(records),
+        "interviews": interviews,
+        "latency": latency,
+        "ratio_p50": latency["p50"] / args.ttft,
+        "ratio_p90": latency["p90"] / args.ttft,
+        "spread": b.summary([r["spread"] for r in records]),
+        "tokens": b.summary([float(r["tokens"]) for r in records]),
+        "load_before": load_before,
+        "load_after": b.loadavg(),
+        "records": records,
+        "failures": failures,
+    }
+
+
+def fake_markdown(data: dict[str, Any]) -> str:
+    """The RESULTS.md section of the fake-server runs."""
+    lines = [
+        "## Critical path against an independent, non-compliant server (issue 13 §1)",
+        "",
+        f"Command: `{data['command']}`  ",
+        f"Machine: {b.machine_line(data['machine'])}.  ",
+        "Server `benchmarks/fake_openai.py` (written from the OpenAI API reference, not from the "
+        "stub; it answers the screen in prose or with a label before the verdict, and every "
+        "JSON request in prose), the interview server (`uvicorn server:app`, LLM mode) and one "
+        f"candidate over the real WebSocket, plan `{data['plan']}`, "
+        f"{data['think']} s of panel silence before each answer.",
+        "",
+        "| screen reply | turns | p50 ms | p90 ms | p50 / L | p90 / L | first token → message "
+        "p50 ms | token frames p50 | load (1/5/15) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in data["runs"]:
+        lat = run["latency"]
+        lines.append(
+            f"| {run['label']} | {run['turns']} | {b.ms(lat['p50'])} | {b.ms(lat['p90'])} | "
+            f"{run['ratio_p50']:.2f} | {run['ratio_p90']:.2f} | {b.ms(run['spread']['p50'])} | "
+            f"{run['tokens']['p50']:.0f} | {run['load_before']} |"
+        )
+    lines += [""] + [f"- {f}" for f in data["findings"]]
+    return "\n".join(lines)
+
+
+def fake_findings(data: dict[str, Any]) -> list[str]:
+    """Targets, computed from the fake runs."""
+    out = []
+    for run in data["runs"]:
+        ok = "meets" if run["ratio_p50"] <= 1.10 else "misses"
+        out.append(
+            f"{run['label']}: p50 / L = {run['ratio_p50']:.2f} ({ok} the ≤ 1.10 target); the "
+            f"reply streamed in a median {run['tokens']['p50']:.0f} token frames over "
+            f"{b.ms(run['spread']['p50'])} ms after the first (not held and sent in one burst)."
+            + (f" Failures: {run['failures']}." if run["failures"] else "")
+        )
+    return out
+
+
+async def main_fake(args: argparse.Namespace) -> dict[str, Any]:
+    """Each screen style against its own fake server process."""
+    runs = []
+    errors = ""
+    with tempfile.TemporaryDirectory(prefix="bench-cp-fake-") as tmp:
+        for screen in args.screens.split(","):
+            fake = start_fake(Path(tmp), ttft=args.ttft, tps=args.tps, screen=screen)
+            (Path(tmp) / screen).mkdir()
+            try:
+                server = b.start_server(Path(tmp) / screen, stub=fake)
+            except BaseException:
+                fake.stop()
+                raise
+            label = {
+                "prose": '"Sure! The message looks fine…" (no verdict word)',
+                "label": '"**Verdict**: allow. …"',
+                "comply": '"ALLOW"',
+            }.get(screen, screen)
+            try:
+                print(f"fake server, screen {screen}: {args.turns} turns", flush=True)
+                runs.append(await measure_fake(server, args, label))
+            finally:
+                server.stop()
+                fake.stop()
+                errors += b.server_errors(server)
+    return {"runs": runs, "server_errors": errors}
+
+
 def main() -> None:
     """Parse the flags, run, write the JSON, the PNG and (full runs) RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -589,8 +744,31 @@ def main() -> None:
     parser.add_argument("--plan", default="backend_engineer")
     parser.add_argument("--level", default="average", choices=["strong", "average", "weak"])
     parser.add_argument("--out", type=Path, default=b.DEFAULT_OUT)
+    parser.add_argument("--server", choices=["stub", "fake"], default="stub")
+    parser.add_argument("--screens", default="prose,label", help="fake: screen reply styles")
     b.add_report_flag(parser, NAME)
     args = parser.parse_args()
+    if args.server == "fake":
+        if args.small:
+            args.turns, args.think = 3, 0.3
+        data = asyncio.run(main_fake(args))
+        data.update(
+            {
+                "benchmark": f"{NAME}_fake",
+                "command": b.command_line(),
+                "machine": b.machine(),
+                "plan": args.plan,
+                "think": args.think,
+            }
+        )
+        data["findings"] = fake_findings(data)
+        for finding in data["findings"]:
+            print("-", finding)
+        path = b.write_json(args.out, f"{NAME}_fake", data)
+        if not args.small and args.out.resolve() == b.DEFAULT_OUT.resolve():
+            b.update_results(f"{NAME}_fake", fake_markdown(data))
+        print(f"wrote {path}", flush=True)
+        return
     if args.report:
 
         def refresh(data: dict[str, Any]) -> None:

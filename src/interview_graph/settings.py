@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         default=25.0, description="Wall-clock cap on one spoken reply, first token to last."
     )
     llm_screen_grace: float = Field(
-        default=0.005,
+        default=0.003,
         description="Seconds the gate waits for the rules screen once the reply's first "
         "token is ready; then the reply is released under the deterministic rules' verdict "
         "and a late screen verdict is handled after it (see panelist.nodes._late_screen).",
