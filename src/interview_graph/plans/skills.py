@@ -115,7 +115,7 @@ _AMBIGUOUS = frozenset(
 class _Term:
     skill: str
     tokens: tuple[str, ...]
-    case: str | None  # the exact surface required for an ambiguous single word
+    capital: bool  # an ambiguous single word: only with a capital, as a name is written
 
 
 def _terms(skills: Iterable[Skill]) -> list[_Term]:
@@ -125,12 +125,10 @@ def _terms(skills: Iterable[Skill]) -> list[_Term]:
             tokens = _phrase(surface)
             if not tokens:
                 continue
-            case = None
-            if len(tokens) == 1 and (len(tokens[0]) <= 2 or tokens[0] in _AMBIGUOUS):
-                case = surface.strip()
-                if case.lower() == case:  # written lower-case: no capitals to go by
-                    case = None if len(tokens[0]) > 2 else case
-            out.setdefault((s.id, tokens), _Term(s.id, tokens, case))
+            word = tokens[0]
+            # "Go", "ML", "Swift" are names; "go", "ml" (millilitre), "swift" are not.
+            capital = len(tokens) == 1 and word.isalpha() and (len(word) <= 2 or word in _AMBIGUOUS)
+            out.setdefault((s.id, tokens), _Term(s.id, tokens, capital))
     # Longest phrases first: "machine learning engineer" before "machine learning".
     return sorted(out.values(), key=lambda t: (-len(t.tokens), t.skill))
 
@@ -226,7 +224,7 @@ def find_skills(text: str, catalogue: Catalogue) -> list[Found]:
                 continue
             start, end = tokens[i].start, tokens[i + n - 1].end
             surface = text[start:end]
-            if term.case is not None and not _same_case(surface, term.case):
+            if term.capital and surface.islower():
                 continue
             if _NEGATED.search(text[max(0, start - 30) : start]):
                 continue  # "no Kubernetes needed" does not ask for Kubernetes
@@ -251,11 +249,6 @@ def _matches(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
             continue
         return False
     return True
-
-
-def _same_case(surface: str, wanted: str) -> bool:
-    # "GO" in a shouting title still means Go; the lower-case verb "go" does not.
-    return surface == wanted or (surface.isupper() and len(surface) > 1)
 
 
 def _section_at(lines: list[tuple[int, int, Section]], offset: int) -> Section:
