@@ -235,3 +235,24 @@ async def test_usage_counts_failed_and_truncated_calls(llm: StubServer, tmp_path
         e.data for e in events if e.kind == "llm_usage" and e.data.get("outcome") == "truncated"
     ]
     assert truncated and truncated[0]["completion_tokens"] > 0, "its real tokens"
+
+
+async def test_a_slow_reply_sends_a_thinking_status_then_the_offline_line(
+    stub: StubServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stub.configure(
+        StubConfig(stall_seconds=120, scripts={"panelist": [{"fault": "stall"}] * 3}),
+        reset_stats=True,
+    )
+    monkeypatch.setenv("INTERVIEW_THINKING_NOTICE_SECONDS", "0.05")
+    with llm_settings(monkeypatch, stub.base_url, timeout="100", deadlines='{"panelist": 1}'):
+        db = tmp_path / "i.sqlite"
+        async with await InterviewSession.open(
+            plan="backend_engineer", engine="llm", database=db
+        ) as s:
+            async with asyncio.timeout(60):  # the stall alone is 120 s
+                items = [i async for i in s.step()]
+    kinds = [i["type"] for i in items]
+    first = kinds.index("status")
+    assert items[first]["status"] == "thinking"
+    assert "token" in kinds[first:], "then the line (the offline one) streamed"

@@ -52,6 +52,8 @@ class LivePrinter:
                 console.print(f"{self._stamp()} [bold cyan]{name}[/bold cyan]: ", end="")
             console.out(item["delta"], end="", highlight=False)
             return
+        if item["type"] == "status":  # a transient "thinking" notice: the stream shows enough
+            return
         event = item["event"]
         kind = event.kind
         if kind == "message":

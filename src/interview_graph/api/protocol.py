@@ -207,6 +207,19 @@ class Token(_Event):
     delta: str
 
 
+class Status(_Event):
+    """A transient notice about a reply: ``thinking`` when it has not started after a while.
+
+    Sent once per message, ``thinking_notice_seconds`` after the panel began on it with no
+    token yet (a slow or failing model); the message's first token or the message replaces it.
+    """
+
+    type: Literal["status"] = "status"
+    status: Literal["thinking"]
+    panelist: str
+    message_id: str
+
+
 class PanelMessage(_Event):
     """A panelist's complete message."""
 
@@ -318,6 +331,7 @@ ServerEvent = Annotated[
     | RoundStarted
     | Speaker
     | Token
+    | Status
     | PanelMessage
     | CandidateInput
     | CodeResult

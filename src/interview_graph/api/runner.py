@@ -343,6 +343,14 @@ class Hub:
         """Display name of a panelist id."""
         return self._names.get(panelist, panelist)
 
+            if item["type"] == "status":  # the panel is thinking: a slow reply (transient)
+                await self._offer_transient(
+                    p.Status,
+                    status=item["status"],
+                    panelist=item["speaker"],
+                    message_id=item["message_id"],
+                )
+                continue
     async def learn_plan(self, plan: str) -> None:
         """Know every panelist name of ``plan`` (speaker events right after a restart)."""
         loaded = await asyncio.to_thread(resolve_plan, plan)

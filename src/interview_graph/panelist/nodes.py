@@ -148,12 +148,20 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
     intent = Intent.model_validate(state["intent"])
     key = f"{state['key']}:say"
 
+    settings = get_settings()
+    # A reply that has not started after a few seconds (a slow or failing model) sends the
+    # client a transient "thinking" status; the first token cancels it.
+    thinking = asyncio.get_running_loop().call_later(
+        settings.thinking_notice_seconds,
+        runtime.stream_writer,
+        {"type": "status", "status": "thinking", "message_id": key, "speaker": panelist.id},
+    )
+
     def emit(delta: str) -> None:
+        thinking.cancel()
         runtime.stream_writer(
             {"type": "token", "message_id": key, "speaker": panelist.id, "delta": delta}
         )
-
-    settings = get_settings()
 
     screen = None
     if state["answer"] and intent.move in _ANSWERED:
@@ -173,6 +181,7 @@ async def respond(state: PanelistState, runtime: Runtime[Any]) -> dict[str, Any]
         parts, verdict = await _gated(speech, screen, emit, grace)
         released = screen is not None and verdict is None
     finally:
+        thinking.cancel()
         await speech.aclose()  # type: ignore[attr-defined]  # async generators have aclose
         if screen is not None and not screen.done() and not released:
             screen.cancel()  # the speech failed: nobody will read the verdict

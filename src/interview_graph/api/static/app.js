@@ -464,6 +464,7 @@
     round_started: onRoundStarted,
     speaker: onSpeaker,
     token: onToken,
+    status: onStatus,
     message: onPanelMessage,
     candidate_input: onCandidateInput,
     code_result: onCodeResult,
@@ -593,10 +594,27 @@
     setSpeaker(frame.panelist, true);
   }
 
+  function onStatus(frame) {
+    // Transient: the panel is thinking (a slow reply); its first token replaces the notice.
+    if (frame.status !== "thinking") return;
+    const existing = state.messages.get(frame.message_id);
+    if (existing && (existing.final || existing.body.textContent)) return;
+    const bubble = existing || panelBubble(frame.message_id, frame.panelist);
+    bubble.thinking = true;
+    bubble.body.textContent = "Thinking\u2026";
+    bubble.li.classList.add("thinking");
+    setSpeaker(frame.panelist, true);
+  }
+
   function onToken(frame) {
     const existing = state.messages.get(frame.message_id);
     if (existing && existing.final) return; // the complete text is already shown
     const bubble = existing || panelBubble(frame.message_id, frame.panelist);
+    if (bubble.thinking) {
+      bubble.thinking = false;
+      bubble.body.textContent = "";
+      bubble.li.classList.remove("thinking");
+    }
     bubble.body.append(frame.delta || "");
     setSpeaker(frame.panelist, true);
     scrollTranscript();
@@ -607,7 +625,8 @@
     bubble.body.textContent = frame.text || "";
     if (frame.name) bubble.head.textContent = frame.name;
     bubble.final = true;
-    bubble.li.classList.remove("streaming");
+    bubble.thinking = false;
+    bubble.li.classList.remove("streaming", "thinking");
     bubble.li.dataset.seq = String(frame.seq);
     if (frame.question_id) bubble.li.dataset.questionId = frame.question_id;
     if (frame.question_kind) bubble.li.dataset.questionKind = frame.question_kind;
