@@ -315,6 +315,14 @@ class Runner:
                     delta=item["delta"],
                 )
                 continue
+            if item["type"] == "status":  # the panel is thinking: a slow reply (transient)
+                await self._offer_transient(
+                    p.Status,
+                    status=item["status"],
+                    panelist=item["speaker"],
+                    message_id=item["message_id"],
+                )
+                continue
             event: Event = item["event"]
             self.hub.logs.write(self.user, self.interview_id, event.kind, event.seq, event.text)
             async with self.lock:
@@ -343,14 +351,6 @@ class Hub:
         """Display name of a panelist id."""
         return self._names.get(panelist, panelist)
 
-            if item["type"] == "status":  # the panel is thinking: a slow reply (transient)
-                await self._offer_transient(
-                    p.Status,
-                    status=item["status"],
-                    panelist=item["speaker"],
-                    message_id=item["message_id"],
-                )
-                continue
     async def learn_plan(self, plan: str) -> None:
         """Know every panelist name of ``plan`` (speaker events right after a restart)."""
         loaded = await asyncio.to_thread(resolve_plan, plan)
