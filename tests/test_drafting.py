@@ -298,8 +298,7 @@ def test_seniority_shapes_rounds_topics_and_panel(catalogue: Catalogue) -> None:
     assert junior.drafting and junior.drafting.seniority == "junior"
     assert senior.drafting and senior.drafting.seniority == "senior"
     assert len(junior.rounds) <= MAX_ROUNDS["junior"] < len(senior.rounds)
-    family = catalogue.families["product_design"]
-    levels = {t.id: t.seniority for t in family.topics}
+    levels = {t.id: t.seniority for _, t in catalogue.topics()}
     topics = [t.id for r in junior.rounds for t in r.topics]
     assert sum("junior" in levels[t] for t in topics) >= 0.75 * len(topics)
     assert max(len(r.panel) for r in senior.rounds) == 3
@@ -315,7 +314,9 @@ def test_poor_coverage_is_said_plainly_not_padded(catalogue: Catalogue) -> None:
     plan = assemble_plan(text, catalogue)
     notes = plan.drafting
     assert notes is not None and notes.family == "product_design"
-    assert {s.family for s in notes.sources} == {"product_design"}, "no engineering topic"
+    assert {s.family for s in notes.sources} <= {"product_design", "general"}, (
+        "no engineering topic"
+    )
     assert all(r.kind is not QuestionKind.CODING for r in plan.rounds)
     names = {s.id: s.name for s in notes.recognised}
     uncovered = {names[s] for s in notes.uncovered}

@@ -113,24 +113,26 @@ _AMBIGUOUS = frozenset(
 
 @dataclass(frozen=True)
 class _Term:
-    skill: str
+    skills: tuple[str, ...]  # every skill this phrase names ("Kafka": streaming and queues)
     tokens: tuple[str, ...]
     capital: bool  # an ambiguous single word: only with a capital, as a name is written
 
 
 def _terms(skills: Iterable[Skill]) -> list[_Term]:
-    out: dict[tuple[str, tuple[str, ...]], _Term] = {}
+    named: dict[tuple[str, ...], list[str]] = {}
     for s in skills:
         for surface in dict.fromkeys([s.name, *s.synonyms]):
             tokens = _phrase(surface)
-            if not tokens:
-                continue
-            word = tokens[0]
-            # "Go", "ML", "Swift" are names; "go", "ml" (millilitre), "swift" are not.
-            capital = len(tokens) == 1 and word.isalpha() and (len(word) <= 2 or word in _AMBIGUOUS)
-            out.setdefault((s.id, tokens), _Term(s.id, tokens, capital))
+            if tokens and s.id not in named.setdefault(tokens, []):
+                named[tokens].append(s.id)
+    out = []
+    for tokens, ids in named.items():
+        word = tokens[0]
+        # "Go", "ML", "Swift" are names; "go", "ml" (millilitre), "swift" are not.
+        capital = len(tokens) == 1 and word.isalpha() and (len(word) <= 2 or word in _AMBIGUOUS)
+        out.append(_Term(tuple(sorted(ids)), tokens, capital))
     # Longest phrases first: "machine learning engineer" before "machine learning".
-    return sorted(out.values(), key=lambda t: (-len(t.tokens), t.skill))
+    return sorted(out, key=lambda t: (-len(t.tokens), t.tokens))
 
 
 @dataclass
@@ -230,11 +232,13 @@ def find_skills(text: str, catalogue: Catalogue) -> list[Found]:
                 continue  # "no Kubernetes needed" does not ask for Kubernetes
             for k in range(i, i + n):
                 taken[k] = True
-            entry = found.setdefault(term.skill, Found(catalogue.skills[term.skill]))
-            entry.spans.append((start, end))
-            entry.sections.append(_section_at(lines, start))
-            if surface not in entry.matched:
-                entry.matched.append(surface)
+            section = _section_at(lines, start)
+            for skill in term.skills:
+                entry = found.setdefault(skill, Found(catalogue.skills[skill]))
+                entry.spans.append((start, end))
+                entry.sections.append(section)
+                if surface not in entry.matched:
+                    entry.matched.append(surface)
     return sorted(found.values(), key=lambda f: (-f.weight, min(f.spans), f.skill.id))
 
 
