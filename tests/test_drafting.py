@@ -127,6 +127,9 @@ TAXONOMY = _taxonomy(
         {"id": "mle", "name": "machine learning engineering"},
         {"id": "kubernetes", "name": "Kubernetes", "synonyms": ["k8s"]},
         {"id": "terraform", "name": "Terraform"},
+        {"id": "ab", "name": "A/B tests"},
+        {"id": "streaming", "name": "event streaming", "synonyms": ["Kafka"]},
+        {"id": "queues", "name": "message queues", "synonyms": ["Kafka"]},
     ]
 )
 
@@ -148,6 +151,9 @@ def test_skills_are_whole_words_and_phrases_never_substrings() -> None:
     assert "aria" not in found and "c" not in found and "ml" not in found
     assert found["go"].matched == ["Golang"]
     assert found["airflow"].matched == ["DAGs"]
+    plural = _found("Analyst\n\nRequirements\n- A/B test analysis on Kafka events")
+    assert plural["ab"].matched == ["A/B test"]
+    assert plural["streaming"].matched == plural["queues"].matched == ["Kafka"], "both skills"
     for f in found.values():  # every recognised skill is provably in the text
         for start, end in f.spans:
             assert text[start:end] in f.matched

@@ -5,8 +5,9 @@ synonyms are split by the same tokeniser, and a skill is recognised where its to
 appears in the description's.  Tokens keep the symbols that make a technology's name
 (``C++``, ``C#``, ``F#``); dots, slashes and hyphens separate (``Node.js`` is ``node js``,
 ``CI/CD`` is ``ci cd``).  The last token of a phrase may take a plural ``s``/``es``
-("pipelines", "DAGs").  Every recognised skill keeps the exact spans it matched, so what is
-reported as recognised is provably in the text.
+("pipelines", "DAGs") or drop a plural ``s`` ("A/B test" for "A/B tests").  Every
+recognised skill keeps the exact spans it matched, so what is reported as recognised is
+provably in the text.  A phrase several skills use credits each of them.
 
 Each occurrence is weighted by the section it appears in: the title and the requirements
 count most, responsibilities a little less, an unlabelled intro less again, nice-to-have
@@ -248,8 +249,11 @@ def _matches(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
         got = words[i + k]
         if got == want:
             continue
-        # A plural on the phrase's last word ("pipelines", "DAGs", "APIs").
+        # A plural on the phrase's last word ("pipelines", "DAGs", "APIs"), or the singular
+        # of a plural one ("A/B test" for "A/B tests").
         if k == last and len(want) >= 3 and got in (want + "s", want + "es"):
+            continue
+        if k == last and len(want) >= 4 and want.endswith("s") and got == want[:-1]:
             continue
         return False
     return True
