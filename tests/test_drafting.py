@@ -41,7 +41,7 @@ from interview_graph.plans.drafting import (
 from interview_graph.plans.loader import load_plan
 from interview_graph.plans.matching import MAX_ROUNDS
 from interview_graph.plans.models import Competency, InterviewPlan, QuestionKind
-from interview_graph.plans.skills import find_skills, seniority
+from interview_graph.plans.skills import find_skills, narrow, seniority
 from interview_graph.selfplay import run_selfplay
 
 from .conftest import ROOT
@@ -154,6 +154,10 @@ def test_skills_are_whole_words_and_phrases_never_substrings() -> None:
     plural = _found("Analyst\n\nRequirements\n- A/B test analysis on Kafka events")
     assert plural["ab"].matched == ["A/B test"]
     assert plural["streaming"].matched == plural["queues"].matched == ["Kafka"], "both skills"
+    # Once the family is known, a shared phrase means the skill the family assesses.
+    advert = "Analyst\n\nRequirements\n- A/B test analysis on Kafka events"
+    kept = {f.skill.id for f in narrow(find_skills(advert, TAXONOMY), advert, {"streaming"})}
+    assert kept == {"ab", "streaming"}
     for f in found.values():  # every recognised skill is provably in the text
         for start, end in f.spans:
             assert text[start:end] in f.matched

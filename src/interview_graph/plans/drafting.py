@@ -28,7 +28,7 @@ from .catalogue import Catalogue, load_catalogue
 from .loader import PlanError, parse_plan
 from .matching import GENERAL, choose_family, select
 from .models import InterviewPlan
-from .skills import Found, find_skills, role_from, seniority
+from .skills import Found, find_skills, narrow, role_from, seniority
 
 if TYPE_CHECKING:
     from ..engine.base import Brain
@@ -98,6 +98,10 @@ def assemble_plan(job_description: str, catalogue: Catalogue) -> InterviewPlan:
     choice = choose_family(role, found, catalogue)
     if choice is None:
         raise DraftError(_no_match_message(catalogue, role, found))
+    # A phrase two skills share means the one this family (or general) assesses.
+    general = catalogue.families.get(GENERAL)
+    assessed = {s for f in (choice.family, general) if f for t in f.topics for s in t.skills}
+    found = narrow(found, job_description, assessed)
     level, level_reason = seniority(job_description, role)
     selection = select(choice, found, catalogue, level)
     if not selection.rounds:

@@ -246,10 +246,13 @@ class _Cover:
                 # A topic is mostly about its first skill; the others it touches on.
                 share = 1.0 if i == 0 else SECONDARY_VALUE
                 gain += share * self.weights[s] * REPEAT_VALUE ** self.count[s]
+        # Related skills only break ties between topics: the best one counts, not their sum
+        # (a rich taxonomy links most skills to several others).
         near = {r for s in own for r in self.related.get(s, ())} - own
-        for s in near & self.weights.keys():
-            gain += RELATED_VALUE * self.weights[s] * REPEAT_VALUE ** self.count[s]
-        return gain
+        partial = [
+            self.weights[s] * REPEAT_VALUE ** self.count[s] for s in near & self.weights.keys()
+        ]
+        return gain + RELATED_VALUE * max(partial, default=0.0)
 
     def uncovered_required(self, topic: CatalogueTopic, own: set[str]) -> bool:
         """Whether ``topic`` is about a required skill nothing in ``own`` covers, not yet covered.

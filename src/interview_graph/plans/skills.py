@@ -243,6 +243,31 @@ def find_skills(text: str, catalogue: Catalogue) -> list[Found]:
     return sorted(found.values(), key=lambda f: (-f.weight, min(f.spans), f.skill.id))
 
 
+def narrow(found: list[Found], text: str, preferred: set[str]) -> list[Found]:
+    """``found`` with each shared phrase credited only to the ``preferred`` skills it names.
+
+    "Kafka" names event streaming and message queues; in a data-engineering advert it means
+    the one the family assesses.  A phrase none of whose skills is preferred keeps them all.
+    """
+    owners: dict[tuple[int, int], set[str]] = {}
+    for f in found:
+        for span in f.spans:
+            owners.setdefault(span, set()).add(f.skill.id)
+    out: list[Found] = []
+    for f in found:
+        kept = Found(f.skill)
+        for span, section in zip(f.spans, f.sections, strict=True):
+            named = owners[span]
+            if f.skill.id in preferred or not named & preferred:
+                kept.spans.append(span)
+                kept.sections.append(section)
+                if text[span[0] : span[1]] not in kept.matched:
+                    kept.matched.append(text[span[0] : span[1]])
+        if kept.spans:
+            out.append(kept)
+    return sorted(out, key=lambda f: (-f.weight, min(f.spans), f.skill.id))
+
+
 def _matches(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
     last = len(phrase) - 1
     for k, want in enumerate(phrase):
