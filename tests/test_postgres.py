@@ -441,7 +441,7 @@ async def test_a_runner_whose_lock_session_dies_stops_and_another_process_takes_
     try:
         runner = await a.start("hal", "data_scientist")
         attached = _Attached()
-        await runner.attach(attached, 0)  # attached: it never retires for being idle
+        await runner.attach(attached)  # attached: it never retires for being idle
         for _ in range(400):
             if await runner.session.pending():
                 break

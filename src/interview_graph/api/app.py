@@ -21,6 +21,7 @@ from . import protocol as p
 from .connection import Connection
 from .reviews import review_router
 from .runner import Hub, Store
+from .transport import ExposeTransport, install_log_filter
 from .userlog import UserLogs
 
 STATIC = Path(__file__).parent / "static"
@@ -72,6 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="interview_graph", lifespan=lifespan)
     app.state.settings = settings
+    # A connection that cannot be closed politely (its peer never reads) is aborted; that
+    # needs the socket, which only this middleware can reach (transport.py).
+    app.add_middleware(ExposeTransport)
+    # uvicorn logs each invalid UTF-8 frame with a traceback: one line a minute is enough.
+    install_log_filter()
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -3,8 +3,13 @@
 The reader validates frames and hands them to the interview's runner; the writer sends what
 the runner offers.  Persisted events are never queued themselves: a ``sync`` marker tells the
 writer to read the event log after the last seq it sent, so the client receives them in order
-and a resume replays exactly what it missed.  A client that stops reading fills the bounded
-queue or hits the send timeout and is closed (4008); the interview goes on without it.
+and a resume replays exactly what it missed.  The writer also stamps every transient event
+with the seq of the latest persisted event it has sent, at the moment it sends it, so that
+rule holds however the runner's and the reader's offers interleave; a ``restart`` marker
+points it at another interview's log (a start, or a resume of another interview).  A client
+that stops reading fills the bounded queue or hits the send timeout and is closed (4008); the
+interview goes on without it, and if the close frame cannot reach the client the socket is
+aborted (transport.py) rather than held open.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from ..plans.models import InterviewPlan
 from . import protocol as p
 from .auth import AuthError, authenticate
 from .runner import Hub, Runner, to_wire
+from .transport import release
 
 log = logging.getLogger("interview_graph.api")
 _SYNC = "__sync__"  # the type of the writer's "send the log up to here" markers
+_RESTART = "__restart__"  # the writer's "read this interview's log from this seq" markers
 # After this many rejected frames in a row, the connection is closed as abusive.
 _MAX_STRIKES = 200
 # An engine drafting a plan (an LLM call with its own timeouts and retries) gets this long.
@@ -39,6 +46,14 @@ _LOOKUP_MESSAGES = {
     "forbidden": "not your interview",
     "interview_busy": "another server is still driving this interview; retry shortly",
 }
+
+
+class _Refused(Exception):
+    """A client frame that cannot be used, with the error code the client gets for it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.code, self.message = code, message
 
 
 class Connection:
@@ -51,7 +66,12 @@ class Connection:
         self.out: asyncio.Queue[dict[str, Any]] = asyncio.Queue(
             maxsize=self.settings.outbound_queue
         )
+        # The writer's place in the interview's log (private events included) and the seq of
+        # the latest persisted event it sent (what transient events carry).
         self.last_seq = 0
+        self.last_sent = 0
+        self._log_of: str | None = None  # the interview whose log the writer reads
+        self.interview_id: str | None = None  # the interview the reader last attached to
         self.user: str | None = None
         self.runner: Runner | None = None
         self.closing: tuple[int, str] | None = None
@@ -98,6 +118,15 @@ class Connection:
         self._offered_since_sync = False
         self.offer(self._sync_marker)
 
+    def restart(self, interview_id: str, after: int) -> None:
+        """Have the writer send ``interview_id``'s events after ``after`` from now on.
+
+        Queued, not applied at once: events already queued for the previous interview still
+        go out first, stamped with that interview's seq.
+        """
+        self.interview_id = interview_id
+        self.offer({"type": _RESTART, "interview_id": interview_id, "after": after})
+
     def close_later(self, code: int, reason: str) -> None:
         """Close the socket from the writer (never from another connection's task)."""
         if self.closing is None:
@@ -129,6 +158,9 @@ class Connection:
         code, reason = self.closing or (1000, "bye")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ws.close(code=code, reason=reason), 2)
+        # A peer that does not read never receives that close, and the socket would stay
+        # open for as long as the peer likes: bounded, it is aborted instead.
+        await release(self.ws)
         if self.user:
             self.hub.logs.write(
                 self.user,
@@ -146,22 +178,27 @@ class Connection:
                     self._sync_marker = None
                 await self._send_log(event["upto"])
                 continue
-            # A transient event is stamped when it is queued; a persisted one queued after it
-            # may have gone out first, and seq must never decrease on a connection.
-            if event.get("seq", 0) < self.last_seq:
-                event = {**event, "seq": self.last_seq}
+            if event.get("type") == _RESTART:
+                self._log_of = event["interview_id"]
+                self.last_seq = self.last_sent = event["after"]
+                continue
+            # Stamped now, not when queued: a persisted event queued after this one may have
+            # gone out first, and one the client never sees (private) must not count.
+            if event.get("seq") != self.last_sent:
+                event = {**event, "seq": self.last_sent}
             await self._send(event)
 
     async def _send_log(self, upto: int | None = None) -> None:
-        if self.runner is None:
+        if self._log_of is None:
             return
-        for event in await self.hub.store.log.events(self.runner.interview_id, after=self.last_seq):
+        for event in await self.hub.store.log.events(self._log_of, after=self.last_seq):
             if upto is not None and event.seq > upto:
                 break  # a later marker sends it, after what was streamed before it
             wire = to_wire(event)
             self.last_seq = event.seq
             if wire is not None:
                 await self._send(wire)
+                self.last_sent = event.seq
 
     async def _send(self, event: dict[str, Any]) -> None:
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
@@ -203,37 +240,44 @@ class Connection:
 
     def _parse(self, message: MutableMapping[str, Any]) -> Any:
         """Validate one frame; on failure send an error event and return None."""
+        try:
+            return self._validate(message)
+        except _Refused as exc:
+            return self._reject(exc.code, exc.message)
+
+    def _validate(self, message: MutableMapping[str, Any]) -> Any:
+        """The client frame ``message`` holds.
+
+        Raises:
+            _Refused: not a valid frame (with the error code it gets).
+            WebSocketDisconnect: the client went away.
+        """
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
         text = message.get("text")
         if text is None:
-            data = message.get("bytes") or b""
-            if len(data) > self.settings.max_frame_bytes:
-                return self._reject("frame_too_large", "frame larger than the limit")
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                return self._reject("bad_json", "frames must be UTF-8 JSON text")
+            # The protocol is JSON text; a binary frame is not read, whatever it holds.
+            raise _Refused("bad_json", "frames must be JSON text; binary frames are refused")
         if len(text.encode("utf-8", "surrogatepass")) > self.settings.max_frame_bytes:
-            return self._reject(
+            raise _Refused(
                 "frame_too_large", f"frame larger than {self.settings.max_frame_bytes} bytes"
             )
         if not self._take_token():
-            return self._reject("rate_limited", "too many frames; slow down")
+            raise _Refused("rate_limited", "too many frames; slow down")
         try:
             raw = json.loads(text)
         except (ValueError, RecursionError):
-            return self._reject("bad_json", "not valid JSON")
+            raise _Refused("bad_json", "not valid JSON") from None
         if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-            return self._reject("unknown_type", "a frame is a JSON object with a 'type'")
+            raise _Refused("unknown_type", "a frame is a JSON object with a 'type'")
         try:
             return p.CLIENT.validate_python(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
             if first["type"] == "union_tag_invalid":
-                return self._reject("unknown_type", f"unknown frame type {raw['type'][:40]!r}")
+                raise _Refused("unknown_type", f"unknown frame type {raw['type'][:40]!r}") from None
             where = ".".join(str(x) for x in first["loc"][1:]) or "frame"
-            return self._reject("invalid_fields", f"{where}: {first['msg']}")
+            raise _Refused("invalid_fields", f"{where}: {first['msg']}") from None
 
     def _reject(self, code: str, message: str) -> None:
         self._strikes += 1
@@ -253,12 +297,12 @@ class Connection:
     async def _login(self, message: MutableMapping[str, Any]) -> bool:
         if message["type"] == "websocket.disconnect":
             return False
-        frame = self._parse(message)
-        if frame is None:
-            self.close_later(p.CLOSE_AUTH, "the first frame must be a valid login")
-            return False
+        try:
+            frame, why = self._validate(message), ""
+        except _Refused as exc:  # whatever is wrong with it, it is not a login
+            frame, why = None, f" ({exc.code}: {exc.message})"
         if not isinstance(frame, p.Login):
-            self._error("not_logged_in", "log in first")
+            self._error("not_logged_in", f"the first frame must be a valid login{why}")
             self.close_later(p.CLOSE_AUTH, "the first frame must be login")
             return False
         try:
@@ -335,20 +379,20 @@ class Connection:
         if self.runner is not None:
             self.runner.detach(self)
         self.runner = runner
-        self.last_seq = 0
+        self.restart(runner.interview_id, 0)  # a new interview: its own seq, from the start
         self.offer(
             p.Session(
                 seq=0,
                 user=self.user,
                 interview_id=runner.interview_id,
                 plan=plan.id,
-                engine=self.settings.engine,
+                engine=self.settings.engine_name,
                 plans=[{"id": plan.id, "title": plan.title, "role": plan.role}],
                 status="started",
                 drafting=plan.drafting,
             ).model_dump()
         )
-        await runner.attach(self, 0)
+        await runner.attach(self)
 
     async def _resume(self, frame: p.Resume) -> None:
         assert self.user is not None
@@ -361,18 +405,21 @@ class Connection:
         if self.runner is not None and self.runner is not runner:
             self.runner.detach(self)
         self.runner = runner
-        status = "finished" if runner.finished else "resumed"
+        if self.interview_id != runner.interview_id:
+            self.restart(runner.interview_id, frame.last_seq)
+        # else: this connection is already in that interview's log; it continues from what
+        # it has sent (replaying from last_seq again would send lower seqs, and repeats).
         self.offer(
             p.Session(
-                seq=frame.last_seq,
+                seq=frame.last_seq,  # restamped by the writer, like every transient event
                 user=self.user,
                 interview_id=runner.interview_id,
                 plan=await self.hub.plan_id(runner.plan),
-                engine=self.settings.engine,
-                status=status,
+                engine=self.settings.engine_name,
+                status="finished" if await runner.ended() else "resumed",
             ).model_dump()
         )
-        await runner.attach(self, frame.last_seq)
+        await runner.attach(self)
 
     async def _input(self, frame: Any) -> None:
         if self.runner is None:

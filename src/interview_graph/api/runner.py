@@ -6,7 +6,10 @@ connection (if any): transient events (speaker, token) directly, persisted ones 
 connection's writer to read the event log onward from what it last sent, so they always go out
 in seq order, gapless, however tasks interleave.  Inputs are persisted before they are
 acknowledged, and re-fed after a restart if the graph had not consumed them, so an
-acknowledged input is never lost.
+acknowledged input is never lost; the turn they start again re-speaks lines that are already
+stored, and those are not streamed a second time (every stream ends with its ``message``).
+Once the graph has logged ``interview_ended`` no input is accepted (the store checks it in the
+input's own transaction), so nothing acknowledged after the end goes unread.
 
 A message that arrives while a panelist is still speaking is queued, not an interruption:
 the panelist finishes, then the message is answered (docs/protocol.md).
@@ -150,6 +153,10 @@ class Runner:
         self.lock = asyncio.Lock()
         self.finished = False
         self.ending = False
+        # Keys of the panel messages already in the log.  A turn re-run after a crash speaks
+        # them again (the graph re-runs the interrupted turn), but a message that is stored,
+        # and so delivered or replayed, must never stream again: its tokens are dropped.
+        self._stored: set[str] = set()
         self.task = asyncio.create_task(self._run(), name=f"interview-{session.interview_id}")
 
     @property
@@ -157,15 +164,18 @@ class Runner:
         """The interview id."""
         return self.session.interview_id
 
-    async def attach(self, conn: Any, last_seq: int) -> None:
-        """Attach ``conn`` (taking over from any previous one) and replay what it missed."""
+    async def attach(self, conn: Any) -> None:
+        """Attach ``conn`` (taking over from any previous one) and replay what it missed.
+
+        The connection has already told its writer where in this interview's log to start
+        (:meth:`Connection.restart`); the sync marker sends everything from there, in order.
+        """
         async with self.lock:
             old, self.conn = self.conn, conn
             if old is not None and old is not conn:
                 old.close_later(p.CLOSE_TAKEN_OVER, "taken over by a newer connection")
-            conn.last_seq = last_seq
             self.touched = time.monotonic()
-            conn.sync()  # the connection's writer replays the log from last_seq, in order
+            conn.sync()
 
     def detach(self, conn: Any) -> None:
         """Forget ``conn`` if it is the attached one."""
@@ -173,11 +183,19 @@ class Runner:
             self.conn = None
             self.touched = time.monotonic()
 
+    async def ended(self) -> bool:
+        """Whether the interview has ended (also before this runner has looked: a restart)."""
+        if self.finished:
+            return True
+        return bool(await self.hub.store.log.events(self.interview_id, kind="interview_ended"))
+
     async def submit(self, frame: dict[str, Any], client_id: str | None) -> p.Ack:
         """Persist a candidate input, queue it for the graph, and return its ack.
 
         Raises:
-            LookupError: the interview is finished.
+            LookupError: the interview is finished (:class:`InterviewClosed` when the store
+                finds its end in the input's own transaction: the graph logged it but this
+                runner had not seen it yet).
             asyncio.QueueFull: too many inputs (or background code runs) are waiting.
         """
         if self.finished or self.ending:
@@ -247,6 +265,9 @@ class Runner:
     async def _run(self) -> None:
         try:
             await self.hub.learn_plan(self.plan)
+            self._stored = {
+                e.key for e in await self.hub.store.log.events(self.interview_id, kind="message")
+            }
             if not await self.session.started() and await self.hub.store.log.events(
                 self.interview_id, kind="interview_ended"
             ):
@@ -257,10 +278,15 @@ class Runner:
                 await self._drive(None)
             else:
                 # After a restart: feed acknowledged inputs the graph had not consumed yet (the
-                # graph itself skips any it consumed just before the crash).
+                # graph itself skips any it consumed just before the crash).  Once it has
+                # ended, the rest (acknowledged while the panel was closing) have no turn left,
+                # and resuming an ended thread would not answer them.
+                self.finished = await self.session.finished()
                 for seq, key, payload in await self.hub.store.log.unconsumed_inputs(
                     self.interview_id
                 ):
+                    if self.finished:
+                        break
                     await self._drive({"input": payload, "receipt": key, "seq": seq})
                     await self.hub.store.log.mark_consumed(self.interview_id, seq)
             self.finished = await self.session.finished()
@@ -300,6 +326,8 @@ class Runner:
         speaking: str | None = None
         async for item in self.session.step(value):
             if item["type"] == "token":
+                if item["message_id"] in self._stored:
+                    continue  # a re-run turn saying a stored line again: it was delivered
                 if item["message_id"] != speaking:
                     speaking = item["message_id"]
                     await self._offer_transient(
@@ -325,6 +353,12 @@ class Runner:
                 continue
             event: Event = item["event"]
             self.hub.logs.write(self.user, self.interview_id, event.kind, event.seq, event.text)
+            if event.kind == "message":
+                self._stored.add(event.key)
+            elif event.kind == "interview_ended":
+                # Refuse inputs from here on (before the client can see the end), not once
+                # the run is over: an input accepted now would be acknowledged and never read.
+                self.finished = True
             async with self.lock:
                 if self.conn is not None:
                     self.conn.sync(event.seq)

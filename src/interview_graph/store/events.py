@@ -70,6 +70,18 @@ COLUMNS = (
 )
 
 
+class InterviewClosed(LookupError):
+    """An input came after the interview's ``interview_ended`` event; it was not recorded.
+
+    Checked in the input's own write transaction: nothing recorded after the end can be
+    acknowledged, since nothing will ever consume it.
+    """
+
+
+# Whether an interview has ended (one parameter: the interview id), in either store's style.
+ENDED_SQL = "SELECT 1 FROM events WHERE interview_id = {p} AND kind = 'interview_ended' LIMIT 1"
+
+
 def events_query(
     interview_id: str, after: int, filters: dict[str, str | None], placeholder: str
 ) -> tuple[str, list[Any]]:
@@ -117,7 +129,7 @@ class EventStore(Protocol):
         text: str,
         data: dict[str, Any],
         payload: dict[str, Any],
-    ) -> Event: ...
+    ) -> Event: ...  # raises InterviewClosed after the interview's end
     async def unconsumed_inputs(  # noqa: D102
         self, interview_id: str
     ) -> list[tuple[int, str, dict[str, Any]]]: ...

@@ -19,7 +19,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from .events import (
     COLUMNS,
+    ENDED_SQL,
     Event,
+    InterviewClosed,
     InterviewPage,
     InterviewQuery,
     InterviewSummary,
@@ -201,9 +203,17 @@ class PostgresEventLog:
         data: dict[str, Any],
         payload: dict[str, Any],
     ) -> Event:
-        """Persist a candidate input (its transcript event and its full payload) atomically."""
+        """Persist a candidate input (its transcript event and its full payload) atomically.
+
+        Raises:
+            InterviewClosed: the interview has ended (checked under the interview's seq lock,
+                which its ``interview_ended`` append also takes).
+        """
         async with self._db().connection() as conn, conn.transaction():
             await self._lock_seq(conn, interview_id)
+            ended = await conn.execute(ENDED_SQL.format(p="%s"), (interview_id,))
+            if await ended.fetchone():
+                raise InterviewClosed(interview_id)
             event = await self._insert(
                 conn,
                 Event.draft(

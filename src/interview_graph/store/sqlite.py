@@ -19,7 +19,9 @@ import aiosqlite
 
 from .events import (
     COLUMNS,
+    ENDED_SQL,
     Event,
+    InterviewClosed,
     InterviewPage,
     InterviewQuery,
     InterviewSummary,
@@ -210,9 +212,14 @@ class EventLog:
         """Persist a candidate input (its transcript event and its full payload) atomically.
 
         The graph later logs the same input under the same ``key``, which is then a no-op.
+
+        Raises:
+            InterviewClosed: the interview has ended (checked in the same transaction).
         """
         db = self._db()
         async with self._write():
+            if _first(await db.execute_fetchall(ENDED_SQL.format(p="?"), (interview_id,))):
+                raise InterviewClosed(interview_id)  # _write rolls the transaction back
             event = await self._insert(
                 Event.draft(
                     interview_id,
