@@ -28,7 +28,7 @@ from .server_util import Client, Server, connect, running
 
 pytestmark = pytest.mark.slow
 PERSISTED = protocol.PERSISTED
-TRANSIENT_SEQ = ("ack", "speaker", "token", "error", "pong")
+TRANSIENT_SEQ = ("ack", "speaker", "token", "status", "error", "pong")
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +212,7 @@ async def test_a_delivered_message_never_streams_again_after_a_crash(tmp_path: P
                 await again.question()
             except TimeoutError:
                 pytest.fail(f"no reply after the restart: {again.events}")
-        streamed = [e for e in again.events if e["type"] in ("speaker", "token")]
+        streamed = [e for e in again.events if e["type"] in ("speaker", "token", "status")]
         repeated = {e["message_id"] for e in streamed} & delivered
         assert not repeated, f"delivered messages streamed again: {sorted(repeated)}"
         closed = {e["message_id"] for e in again.events if e["type"] == "message"}

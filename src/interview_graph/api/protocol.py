@@ -1,13 +1,15 @@
 """The WebSocket wire format: every frame in and out, as pydantic models (protocol version 1).
 
-The transport only moves these.  Frames are JSON text.  Client frames are validated strictly
-(unknown fields are errors); server events all carry ``seq``:
+The transport only moves these.  Frames are JSON text (binary frames are refused).  Client
+frames are validated strictly (unknown fields are errors); server events all carry ``seq``:
 
 * persisted events (round_started, message, candidate_input, code_result, warning,
-  round_ended, report, interview_ended) carry the interview's event-log seq: strictly
-  increasing and gapless per interview, and replayed on ``resume``;
-* transient events (session, ack, speaker, token, error, pong) carry the seq of the latest
-  persisted event the connection has seen, so seq never decreases on a connection.
+  round_ended, feedback, interview_ended) carry the interview's event-log seq: strictly
+  increasing on a connection (with gaps: the log also holds private events), and replayed on
+  ``resume``;
+* transient events (session, ack, speaker, token, status, error, pong) carry the seq of the
+  latest persisted event sent on the connection, stamped when they are sent, so seq never
+  decreases on a connection.
 
 ``docs/protocol.schema.json`` is generated from these models (``python -m
 interview_graph.api.protocol``) and a test keeps it current.
@@ -154,9 +156,16 @@ class Session(_Event):
     user: str
     interview_id: str | None = None
     plan: str | None = None
-    engine: str | None = None
+    engine: str | None = Field(
+        default=None,
+        description="The engine the interview runs on (offline or llm; never auto, which is "
+        "resolved when the server starts).",
+    )
     plans: list[dict[str, str]] = Field(default_factory=list)
-    status: Literal["logged_in", "started", "resumed", "finished"]
+    status: Literal["logged_in", "started", "resumed", "finished"] = Field(
+        description="finished: the interview has ended (its interview_ended is stored), also "
+        "on a resume right after a server restart."
+    )
     drafting: DraftNotes | None = Field(
         default=None,
         exclude_if=lambda v: v is None,  # frames of plans not drafted stay as they were

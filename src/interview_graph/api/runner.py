@@ -344,6 +344,8 @@ class Runner:
                 )
                 continue
             if item["type"] == "status":  # the panel is thinking: a slow reply (transient)
+                if item["message_id"] in self._stored:
+                    continue  # nor a "thinking" notice for a stored line
                 await self._offer_transient(
                     p.Status,
                     status=item["status"],
