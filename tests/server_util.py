@@ -109,14 +109,16 @@ class Client:
     async def send(self, frame: dict[str, Any] | str) -> None:
         await self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
 
-    async def recv(self, timeout: float = 15) -> dict[str, Any]:
+    # Default bounds only guard against hangs (a loaded CI machine is slow, not stuck); a test
+    # that checks for silence passes its own short timeout.
+    async def recv(self, timeout: float = 60) -> dict[str, Any]:
         import asyncio
 
         event = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
         self.events.append(event)
         return event
 
-    async def until(self, predicate: Any, timeout: float = 20) -> list[dict[str, Any]]:
+    async def until(self, predicate: Any, timeout: float = 60) -> list[dict[str, Any]]:
         import asyncio
 
         got = []

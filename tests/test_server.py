@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +132,13 @@ async def test_code_runs_in_the_background_and_never_blocks_the_conversation(
         {"type": "code", "action": "run", "code": loop, "question_id": "top_k_frequent"}
     )
     await client.until(lambda e: e["type"] == "ack")
-    start = time.perf_counter()
     await client.send({"type": "message", "text": "I will count with a hash map, then a heap."})
     await client.until(lambda e: e["type"] == "ack")
+    # Order, not wall-clock time (a loaded CI machine made a 3 s bound flaky): the loop runs
+    # until its CPU limit (4 CPU seconds), so a reply that waited for it would come after the
+    # code_result.
     reply = await client.until(lambda e: e["type"] in ("message", "code_result"))
     assert reply[-1]["type"] == "message", "the panel answered while the code was still running"
-    assert time.perf_counter() - start < 3
     result = (await client.until(lambda e: e["type"] == "code_result", timeout=30))[-1]
     assert result["status"] == "timeout"
     await ws.close()
@@ -464,7 +464,7 @@ async def test_per_user_logs_are_written(server: Server) -> None:
     await client.until(lambda e: e["type"] == "ack")
     await ws.close()
     folder = server.data / "logs" / "lena"
-    for _ in range(50):
+    for _ in range(300):  # up to 30 s: the log writer batches, and CI machines get loaded
         if (folder / f"{interview}.log").exists() and "candidate_message" in (
             folder / "latest.log"
         ).read_text():
