@@ -62,3 +62,26 @@ def test_invalid_plan_fails_naming_file_field_and_problem(fixture: Path) -> None
 def test_missing_file_is_a_plan_error(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match="cannot read file"):
         load_plan(tmp_path / "nope.yaml")
+
+
+def test_plan_ids_resolve_in_the_configured_rounds_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan that exists only in INTERVIEW_ROUNDS_DIR starts by id (the runner and the
+    graph's services resolve ids without naming a directory)."""
+    from interview_graph.plans.loader import resolve_plan
+    from interview_graph.settings import get_settings
+
+    text = (ROOT / "rounds" / "backend_engineer.yaml").read_text()
+    (tmp_path / "only_here.yaml").write_text(
+        text.replace("id: backend_engineer", "id: only_here", 1)
+    )
+    monkeypatch.setenv("INTERVIEW_ROUNDS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert resolve_plan("only_here").id == "only_here"
+        with pytest.raises(PlanError, match="only_here"):
+            resolve_plan("backend_engineer")  # the shipped folder is not consulted
+    finally:
+        monkeypatch.delenv("INTERVIEW_ROUNDS_DIR")
+        get_settings.cache_clear()

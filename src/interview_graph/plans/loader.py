@@ -102,11 +102,18 @@ def _cached(path: str, mtime_ns: int) -> InterviewPlan:
     return load_plan(path)
 
 
-def resolve_plan(ref: str | Path, directory: Path = ROUNDS_DIR) -> InterviewPlan:
+def resolve_plan(ref: str | Path, directory: Path | None = None) -> InterviewPlan:
     """Load a plan by file path or by id (``backend_engineer`` → ``rounds/backend_engineer.yaml``).
+
+    Ids are looked up in ``directory``, by default the configured ``rounds_dir``
+    (``INTERVIEW_ROUNDS_DIR``), so a plan that exists only there starts like a shipped one.
 
     Loaded plans are cached per file and modification time, so repeated look-ups are cheap.
     """
+    if directory is None:
+        from ..settings import get_settings  # lazily: settings must not import plans
+
+        directory = get_settings().rounds_dir
     candidate = Path(ref)
     if not candidate.suffix:
         candidate = directory / f"{ref}.yaml"
