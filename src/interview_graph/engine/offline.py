@@ -19,6 +19,7 @@ from typing import Any, Literal
 from ..knowledge import knowledge_query
 from ..plans.catalogue import Catalogue
 from ..plans.models import Clarification, InterviewPlan, KeyPoint, Panelist, Round, Topic
+from . import screening
 from .base import register_engine
 from .coverage import cover, match_any
 from .decisions import (
@@ -38,25 +39,8 @@ from .speech import compose
 
 # Patterns are matched against NFKC-normalised, lower-cased text with zero-width characters
 # removed, so full-width letters or invisible joiners do not slip past them.
-_INJECTION = [
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines)\b",
-    r"\bsystem prompt\b",
-    r"\byou are (now|no longer)\b",
-    r"\b(act|behave|pretend) (as|like|to be) (the |an? )?"
-    r"(interviewer|admin|system|grader|evaluator)",
-    r"\b(reveal|show|print|repeat|leak|tell me|give me)\b.{0,30}"
-    r"\b(hidden|secret|internal|private)\b",
-    r"\b(reveal|show|print|repeat|leak)\b.{0,30}\b(notes|instructions|prompt|rubric|scores?)\b",
-    r"\b(give|award|assign|set|mark|rate|score|grade)\b.{0,20}"
-    r"\b(5|five|10|ten|full|perfect|top|max(imum)?)\b"
-    r".{0,20}\b(marks?|scores?|points?|rating|out of|/ ?5|/ ?10|stars?)",
-    r"\b(give|award|assign) (me|this( answer)?) (a )?(strong hire|hire|pass)\b",
-    r"\bnew instructions?\b",
-    r"</?\s*(system|assistant|instructions?|im_start|im_end)\s*>",
-    r"\[/?(inst|sys)\]",
-    r"\b(developer|god|admin) mode\b",
-    r"\bjailbreak",
-]
+# Injection is scored by :mod:`.screening` (views, targets, languages, confidence).
+_INJECTION = screening.PATTERNS
 _ANSWER_REQUEST = [
     r"\b(tell|give|show|send) me the (answer|solution|correct answer|expected answer)",
     r"\bwhat (is|was|'s) the (right|correct|expected) answer\b",
@@ -74,7 +58,8 @@ _ABUSE = [
     r"\bmoron",
     r"\bstupid (question|interviewer|panel)",
     r"\bshut up\b",
-    r"\bdumb(ass)?\b",
+    # "dumb" only at someone ("the dumb but effective fallback" is an honest answer).
+    r"\bdumbass|\b(you're|you are|this is) (so )?dumb\b|\bdumb (question|interviewer|panel)",
     r"\bscrew you\b",
 ]
 # Inputs that never reach the panel, checked in this order: (patterns, category, reason, notice).
@@ -97,6 +82,10 @@ _BLOCKING: list[
     ),
     (_ABUSE, "abuse", "abusive language", "Please keep the conversation respectful."),
 ]
+_WARN_NOTICE = (
+    "Your message was passed to the panel; note that the panel only takes answers, not "
+    "instructions about the interview itself."
+)
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 # Moves that aim at one key point (the follow-up's, the challenged one's, the discussed one's).
 _KEY_POINT_MOVES = ("follow_up", "challenge", "discuss_code")
@@ -140,18 +129,32 @@ class OfflineBrain:
         """Pattern-based rules check; code is checked for injection in comments and strings."""
         norm = normalise(text)
         if source == "code":
-            hit = _any(_INJECTION, norm)
-            if hit:
+            # Code is read as code: instructions in its comments and strings only warn.
+            found = screening.screen(screening.code_text(text))
+            if found.score >= 2:
                 return RulesVerdict(
                     action="warn",
                     category="prompt_injection",
-                    reason=f"code contains text aimed at the interview system (pattern {hit!r})",
+                    reason="code contains text aimed at the interview system "
+                    f"({found.view}, pattern {found.pattern!r})",
                     notice="Comments in your code are read as code, not as instructions.",
                 )
             return RulesVerdict(action="allow", category="ok", reason="code activity")
         if _SILENCE.match(norm):
             return RulesVerdict(action="allow", category="silence", reason="empty or silent answer")
-        for patterns, category, reason, notice in _BLOCKING:
+        found = screening.screen(text)
+        if found.score >= 2:
+            _, category, reason, notice = _BLOCKING[0]
+            # Block only when sure; a weak sign, or an answer about the candidate's own
+            # system, reaches the panel with a notice and a flag for a human to review.
+            sure = found.score >= 3 and not found.own_context
+            return RulesVerdict(
+                action="block" if sure else "warn",
+                category="prompt_injection",
+                reason=f"{reason} ({found.view}, pattern {found.pattern!r})",
+                notice=notice if sure else _WARN_NOTICE,
+            )
+        for patterns, category, reason, notice in _BLOCKING[1:]:
             if hit := _any(patterns, norm):
                 return RulesVerdict(
                     action="block",
