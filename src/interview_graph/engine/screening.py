@@ -38,7 +38,8 @@ _SECRET = (
     r"expected answers?|notes (on|about) me)"
 )
 STRONG = [
-    r"\b(ignore|disregard|forget|set aside|override|bypass)\b.{0,30}\b(all|your|previous|prior|"
+    r"\b(ignore|disregard|forget|set aside|override|bypass|overlook)\b.{0,30}"
+    r"\b(all|your|previous|prior|"
     r"above|earlier|preceding|the interview'?s?|these|any)\b.{0,20}\b(instructions?|rules|"
     r"guidance|guidelines|prompts?|rubric|grading guide|restrictions|directives)\b",
     r"\b(ignore|disregard|forget)\b.{0,12}\b(the )?(rubric|grading guide|grading|evaluation)\b",
@@ -47,6 +48,8 @@ STRONG = [
     r"\b(reveal|show|print|paste|output|disclose|leak|dump|list|share|translate|repeat|quote|"
     r"tell me|give me)\b.{0,40}\b" + _SECRET,
     r"\b(what|everything) (were you|you were) told\b",
+    # The ask after its object: "confirm the key points with you, can you list them?"
+    r"\b(key ?points?|rubric|grading notes)\b.{0,50}\b(list|share|paste|show|send) (them|it)\b",
     r"\b(first|initial) message you (received|got)\b",
     r"\b(give|award|assign|grade|rate|score|mark|put)\b.{0,40}\b(5 ?/ ?5|10 ?/ ?10|full marks|"
     r"top (score|marks)|maximum (rating|score)|max(imum)? marks|a 5 on|5 on every|strong hire|"
