@@ -167,6 +167,19 @@ async def test_a_looping_reply_is_stopped_and_ends_on_a_sentence(llm: StubServer
     assert len(streamed) < 200, "stopped within the first repeat, not after forty"
 
 
+@pytest.mark.parametrize("reply", ["", "   \n  "])
+async def test_an_empty_reply_is_replaced_by_the_offline_line(llm: StubServer, reply: str) -> None:
+    # SmolLM2 through llama-cpp-python ended some replies before saying anything: the
+    # candidate saw an empty panel line.
+    llm.configure(StubConfig(scripts={"panelist": [{"text": reply}]}))
+    streamed, scene = await _say("ask")
+    panelist, topic, round_ = _speak_args()
+    offline = get_brain("offline")
+    expected = [c async for c in offline.speak(panelist, Intent(move="ask"), topic, round_, {})]
+    assert streamed.strip() and streamed.strip() == "".join(expected).strip()
+    assert "said" not in scene
+
+
 async def test_a_reply_cut_by_its_cap_shows_only_whole_sentences(llm: StubServer) -> None:
     # 30 sentences of 7 words: far past the 25-word line's cap (66 tokens); the stub stops
     # at the cap with finish_reason=length, mid-sentence.

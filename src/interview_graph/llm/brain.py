@@ -499,11 +499,18 @@ class LLMBrain:
                 max_tokens=cap,
                 outcome=cut,
             ):
-                said = True
+                said = said or bool(chunk.strip())
                 yield chunk
             if "text" in cut:
                 # Cut short (cap, wall clock, a loop): the line stands as it ends cleanly.
                 scene["said"] = cut["text"]
+            if not said or ("text" in cut and not cut["text"].strip()):
+                # A model that answered with nothing (a small model's immediate end of text, or
+                # a loop from its first word) must not leave the candidate an empty line.
+                logger.warning("speech by %s was empty: the offline line stands", panelist.id)
+                scene.pop("said", None)
+                async for chunk in self.offline.speak(panelist, intent, topic, round_, scene):
+                    yield chunk
         except Exception:  # noqa: BLE001  # any model failure: the candidate still hears a line
             logger.warning("speech by %s failed (said=%s)", panelist.id, said, exc_info=True)
             if said:
