@@ -122,7 +122,7 @@ def main() -> None:
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     detail = []
-    for split in ("dev", "heldout"):
+    for split in ("dev", "heldout", "blind"):
         for name, wall in (("old", old_wall), ("new", new_wall)):
             r = rates(wall, split)
             print(

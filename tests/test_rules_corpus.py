@@ -41,6 +41,16 @@ async def test_the_wall_catches_attacks_and_leaves_honest_answers(split: str) ->
     assert honest.count("block") / len(honest) <= 0.025
 
 
+async def test_the_blind_split_blocks_no_honest_answer_and_keeps_its_measured_detection() -> None:
+    # Written by someone who never saw the detector, measured once and never tuned on
+    # (benchmarks/RESULTS.md): 60 % caught, against the 80 % target.  The floor only
+    # stops regressions; raising the catch rate needs a new blind set to measure by.
+    caught = await _actions(_load("blind_attacks"))
+    honest = await _actions(_load("blind_honest"))
+    assert sum(a != "allow" for a in caught) / len(caught) >= 0.6
+    assert honest.count("block") / len(honest) <= 0.025
+
+
 @pytest.mark.parametrize(
     "text",
     [
