@@ -114,3 +114,24 @@ def test_a_sort_key_written_as_code_counts_as_tie_breaking() -> None:
     covered = cover(said, TOP_K.key_points).covered
     assert {"count_frequencies", "tie_breaking"} <= set(covered)
     assert "tie_breaking" not in cover("I count each value.", TOP_K.key_points).covered
+
+
+def test_a_follow_up_on_a_story_is_never_an_engineers_question() -> None:
+    """A behavioural key point without its own follow-up gets a question about the story,
+    never "what would worry you about that in production?" (heard by a designer)."""
+    from interview_graph.engine.decisions import Intent
+    from interview_graph.engine.speech import GENERIC_FOLLOW_UP, GENERIC_STORY_FOLLOW_UP, compose
+    from interview_graph.plans.models import QuestionKind
+
+    plan = resolve_plan("backend_engineer")
+    round_ = next(r for r in plan.rounds if r.kind is QuestionKind.BEHAVIOURAL)
+    topic = round_.topics[0].model_copy(update={"follow_ups": []})
+    line = compose(
+        round_.panel[0],
+        Intent(move="follow_up", key_point=topic.key_points[0].id),
+        topic,
+        round_,
+        {"used": []},
+    )
+    assert any(q in line for q in GENERIC_STORY_FOLLOW_UP)
+    assert not any(q in line for q in GENERIC_FOLLOW_UP)

@@ -121,10 +121,19 @@ GENERIC_FOLLOW_UP = (
     "What would worry you about that in production?",
     "Which part of that would you want to test first, and why?",
 )
+# About something the candidate did (behavioural, stakeholder, portfolio): "in production" and
+# "test first" are an engineer's questions, wrong for a designer's story or a manager's.
+GENERIC_STORY_FOLLOW_UP = (
+    "What would you do differently if it happened again?",
+    "How did the people involved see it at the time?",
+    "What did you personally do at that point, as opposed to the team?",
+    "What happened as a result, and how did you know?",
+)
 BANKS = (
     NEUTRAL, REPEAT, CLARIFY, OPEN_CHOICE, HINT, NO_MORE_HINTS, ENCOURAGE, PARK, MOVE_ON,
     ANSWER_DEFAULT, BACK, SMALL_TALK, WAIT, INVITE, CHECK_SUBMIT, OUT_OF_TIME, WRAP_ROUND,
     FAREWELL, STOPPED, GENERIC_TRANSITIONS, REFER, REPHRASE, GREETINGS, GENERIC_FOLLOW_UP,
+    GENERIC_STORY_FOLLOW_UP,
     ELABORATE, CODING_ASK, QUOTE,
 )  # fmt: skip
 _ENDS = (".", "?", "!", ":", "—", "…")
@@ -297,7 +306,11 @@ class Composer:
         follow = next(
             (f.question for f in self.topic.follow_ups if f.key_point == self.intent.key_point),
             "",
-        ) or self.pick(GENERIC_FOLLOW_UP)
+        ) or self.pick(
+            GENERIC_STORY_FOLLOW_UP
+            if self.topic.kind is QuestionKind.BEHAVIOURAL
+            else GENERIC_FOLLOW_UP
+        )
         ref = self.detail.get("ref", "")
         if _worth_quoting(ref):  # their own words are the acknowledgement
             return join(self.detail.get("reply", ""), self.pick(REFER).format(q=quote(ref)), follow)
