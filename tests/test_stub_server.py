@@ -380,8 +380,12 @@ async def test_ttft_and_tps_are_honoured(server: StubServer) -> None:
     await chat(server).ainvoke("one two three")
     assert time.monotonic() - started >= 0.3
     server.configure(tps=50)
-    first, total, count = await first_chunk_after()
-    assert total - first >= (count - 3) / 50  # count - 1 intervals, less timer slack
+    _, total, count = await first_chunk_after()
+    # The stub sends each piece 1/tps after the previous one, so the last one leaves at least
+    # (count - 1) intervals after the request.  Measured from the first piece's *arrival*
+    # instead, it failed under load: a first piece read late arrives with the next ones
+    # already buffered behind it (0.2397 s < 0.24 s in a CI run).
+    assert total >= (count - 1) / 50
     # TTFT is the time to the first token: at 2 pieces/s the first content piece still comes
     # at once (ttft=0), and the next one half a second later.
     server.configure(tps=2)
