@@ -210,7 +210,8 @@ async def test_the_screen_allows_as_soon_as_its_verdict_is_readable(llm: StubSer
     started = time.perf_counter()
     verdict = await brain.screen("I would count with a hash map.", topic)
     assert verdict.action == "allow"
-    assert time.perf_counter() - started < 1.0, "released on the verdict word"
+    # The whole reply takes ≥ 3.5 s at 2 pieces/s; 2 s leaves room for a loaded machine.
+    assert time.perf_counter() - started < 2.0, "released on the verdict word"
 
 
 async def test_the_fallback_model_answers_when_the_primary_keeps_failing(
