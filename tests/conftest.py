@@ -31,6 +31,15 @@ def _isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     get_settings.cache_clear()
 
 
+@pytest.fixture(scope="module")
+def stub() -> Iterator[Any]:
+    """One stub LLM server per test module (a module may define its own, scripted one)."""
+    from interview_graph.llm.stub_server import StubServer
+
+    with StubServer() as server:
+        yield server
+
+
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     return tmp_path / "interviews.sqlite"

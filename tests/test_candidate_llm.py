@@ -47,12 +47,6 @@ def respond(request: ChatRequest) -> str | None:
     return f"Good question. I'd start with the simplest version and test edge cases ({turn})."
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
-
-
 @pytest.fixture
 def llm(stub: StubServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
     stub.configure(StubConfig(), responder=respond, reset_stats=True)

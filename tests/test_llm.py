@@ -30,12 +30,6 @@ from .llm_util import llm_settings
 ALL_FAULTS = ["rate_limit", "server_error", "stall", "truncated_json", "invalid_schema"]
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
-
-
 @pytest.fixture
 def llm(stub: StubServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
     stub.configure(StubConfig(), reset_stats=True)

@@ -34,12 +34,6 @@ ALLOW = RulesVerdict(action="allow", category="ok", reason="test")
 BLOCK = RulesVerdict(action="block", category="abuse", reason="test", notice="Please.")
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
-
-
 @pytest.fixture
 def llm(stub: StubServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
     stub.configure(StubConfig(), reset_stats=True)

@@ -32,12 +32,6 @@ class Pick(BaseModel):
 MESSAGES = [SystemMessage("Pick one."), HumanMessage("Which?")]
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
-
-
 @pytest.fixture
 def llm(stub: StubServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
     structured.forget_methods()
