@@ -10,6 +10,7 @@ import platform
 import shutil
 import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -201,9 +202,8 @@ async def test_other_languages_are_reported_unsupported() -> None:
     assert result.status == "unsupported" and "Python only" in result.message
 
 
-def _sandboxed_children() -> set[int]:
-    """Live (not zombie) bwrap processes started by this test process."""
-    found = set()
+def _processes() -> Iterator[tuple[int, str, str, int]]:
+    """(pid, comm, state, ppid) of every process in the host's /proc."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -213,11 +213,17 @@ def _sandboxed_children() -> set[int]:
         except OSError:
             continue
         comm_end = stat.rindex(")")
-        comm = stat[stat.index("(") + 1 : comm_end]
         state, ppid = stat[comm_end + 2 :].split()[:2]
-        if comm == "bwrap" and int(ppid) == os.getpid() and state != "Z":
-            found.add(int(entry))
-    return found
+        yield int(entry), stat[stat.index("(") + 1 : comm_end], state, int(ppid)
+
+
+def _sandboxed_children() -> set[int]:
+    """Live (not zombie) bwrap processes started by this test process."""
+    return {
+        pid
+        for pid, comm, state, ppid in _processes()
+        if comm == "bwrap" and ppid == os.getpid() and state != "Z"
+    }
 
 
 async def test_a_cancelled_run_is_killed_not_left_running() -> None:
@@ -253,16 +259,8 @@ def test_run_slots_work_on_a_second_event_loop_and_are_not_kept_per_interview() 
 def _descendants(root: int) -> list[int]:
     """Pids of the live processes below ``root`` (read from the host's /proc)."""
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:  # noqa: ASYNC230  # tiny procfs reads
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
+    for pid, _, _, ppid in _processes():
+        children.setdefault(ppid, []).append(pid)
     found, todo = [], [root]
     while todo:
         for child in children.get(todo.pop(), []):
